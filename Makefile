@@ -1,0 +1,25 @@
+# make run   — start the app on the bundled demo checkpoint (creates .venv on first use)
+# make test  — run the whole test suite, offline
+PY ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+.PHONY: install run test lint bench
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/streamlit run app.py
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m benchmarks.embed_speed

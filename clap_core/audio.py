@@ -1,0 +1,267 @@
+"""Audio in: bytes or a path → mono float32 at the checkpoint's rate, with a record of what was done.
+
+Formats are decided by content (magic bytes), never by the file name: WAV, FLAC, OGG (Vorbis, Opus)
+and MP3 go through libsndfile (``soundfile``); M4A/AAC, WebM/Matroska and anything libsndfile refuses
+go through FFmpeg (PyAV). Decoding stops once ``max_seconds`` of audio has been read. Unreadable input
+raises :class:`AudioError`, whose message names the file and the reason.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+SILENCE_PEAK = 1e-4  # peak |x| below this counts as silence
+SHORT_SECONDS = 0.5  # clips shorter than this get a warning
+DEFAULT_MAX_SECONDS = 60.0  # decoding stops here unless told otherwise
+UNRECOGNISED = "not a recognised audio format (WAV, FLAC, OGG, MP3, M4A/AAC, WebM)"
+
+
+class AudioError(ValueError):
+    """A file could not be read as audio; the message names the file and the reason."""
+
+    def __init__(self, name: str, reason: str):
+        self.name = name
+        self.reason = reason
+        super().__init__(f"{name}: {reason}")
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What decoding and resampling did to one clip."""
+
+    name: str
+    container: str  # sniffed from content: wav, flac, ogg, mp3, mp4, webm, aac, unknown
+    decoder: str  # soundfile or pyav
+    source_rate: int
+    channels: int
+    source_seconds: float  # duration of what was decoded, before any cut at max_seconds
+    truncated: bool  # decoding stopped at max_seconds
+    sample_rate: int  # rate after resampling
+    resampled: bool
+    downmixed: bool
+    seconds: float  # duration after decoding, downmix and resampling
+    peak: float
+    warnings: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class DecodedClip:
+    """A mono float32 waveform (T,) at ``info.sample_rate`` and the record of how it was made."""
+
+    waveform: np.ndarray
+    info: AudioInfo
+
+
+def sniff_container(head: bytes) -> str:
+    """Name the container from the first bytes of a file (content, not extension)."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head[:4] in (b"RF64", b"BW64"):
+        return "wav"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[4:8] == b"ftyp":
+        return "mp4"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm"
+    if head[:4] in (b"FORM",) and head[8:12] in (b"AIFF", b"AIFC"):
+        return "aiff"
+    if head[:3] == b"ID3":
+        return "mp3"
+    if len(head) >= 2 and head[0] == 0xFF:
+        if head[1] & 0xF6 == 0xF0:  # ADTS sync word, layer bits 00
+            return "aac"
+        if head[1] & 0xE0 == 0xE0:  # MPEG audio frame sync
+            return "mp3"
+    return "unknown"
+
+
+_NON_AUDIO = {
+    b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image", b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a ZIP archive", b"{": "JSON or text", b"<": "HTML or XML text",
+}
+
+
+def _non_audio_kind(head: bytes) -> str | None:
+    return next((kind for magic, kind in _NON_AUDIO.items() if head.startswith(magic)), None)
+
+
+def _read_source(source: str | os.PathLike | bytes, name: str | None) -> tuple[bytes, str]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), name or "<bytes>"
+    path = Path(source)
+    label = name or path.name
+    try:
+        return path.read_bytes(), label
+    except FileNotFoundError:
+        raise AudioError(label, "file not found") from None
+    except IsADirectoryError:
+        raise AudioError(label, "is a folder, not a file") from None
+    except OSError as e:
+        raise AudioError(label, f"cannot be read ({e.strerror or e})") from None
+
+
+def _decode_soundfile(data: bytes, max_seconds: float) -> tuple[np.ndarray, int, float]:
+    import soundfile as sf
+
+    with sf.SoundFile(io.BytesIO(data)) as f:
+        rate = int(f.samplerate)
+        total = f.frames if f.frames and f.frames > 0 else None
+        limit = int(round(max_seconds * rate))
+        frames = f.read(frames=min(limit, total) if total else limit + 1, dtype="float32", always_2d=True)
+        if total is None:
+            total = frames.shape[0]
+    return frames, rate, total / rate  # (T, channels)
+
+
+def _decode_pyav(data: bytes, max_seconds: float) -> tuple[np.ndarray, int, float]:
+    import av
+
+    with av.open(io.BytesIO(data), mode="r") as container:
+        streams = container.streams.audio
+        if not streams:
+            raise _NoAudioStream()
+        stream = streams[0]
+        rate = int(stream.codec_context.sample_rate or stream.rate or 0)
+        channels = int(stream.codec_context.channels or 0) if hasattr(stream.codec_context, "channels") else 0
+        limit = int(round(max_seconds * rate)) if rate else None
+        chunks: list[np.ndarray] = []
+        n = 0
+        for frame in container.decode(stream):
+            arr = frame.to_ndarray()  # (channels, t) planar or (1, t*channels) packed
+            fmt = frame.format
+            ch = len(frame.layout.channels)
+            if not fmt.is_planar:
+                arr = arr.reshape(-1, ch).T
+            arr = _to_float32(arr)
+            rate = rate or int(frame.sample_rate)
+            chunks.append(arr.T)  # (t, ch)
+            n += arr.shape[1]
+            if limit is None:
+                limit = int(round(max_seconds * rate))
+            if n > limit:
+                break
+        duration = float(stream.duration * stream.time_base) if stream.duration else None
+        if duration is None and container.duration:
+            duration = container.duration / 1_000_000
+    if not chunks:
+        return np.zeros((0, max(channels, 1)), np.float32), rate, 0.0
+    frames = np.concatenate(chunks, axis=0)
+    if duration is None or n <= limit:
+        duration = max(duration or 0.0, frames.shape[0] / rate) if n > limit else frames.shape[0] / rate
+    return frames[:limit], rate, duration
+
+
+def _to_float32(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype.kind == "f":
+        return arr.astype(np.float32, copy=False)
+    if arr.dtype.kind == "i":
+        return (arr.astype(np.float32) / float(np.iinfo(arr.dtype).max + 1)).astype(np.float32)
+    if arr.dtype.kind == "u":  # unsigned 8-bit PCM: midpoint is 128
+        info = np.iinfo(arr.dtype)
+        mid = (info.max + 1) / 2
+        return ((arr.astype(np.float32) - mid) / mid).astype(np.float32)
+    raise TypeError(f"unsupported sample type {arr.dtype}")
+
+
+class _NoAudioStream(Exception):
+    pass
+
+
+def resample(waveform: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
+    """Resample a mono (T,) float32 waveform with torchaudio's band-limited sinc interpolation."""
+    if source_rate == target_rate:
+        return waveform
+    import torch
+    import torchaudio.functional as AF
+
+    out = AF.resample(torch.from_numpy(np.ascontiguousarray(waveform)), source_rate, target_rate)
+    return out.numpy().astype(np.float32, copy=False)
+
+
+def decode(
+    source: str | os.PathLike | bytes,
+    target_rate: int,
+    *,
+    name: str | None = None,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    window_seconds: float | None = None,
+) -> DecodedClip:
+    """Decode a file or bytes to mono float32 at ``target_rate``; raise AudioError if unreadable.
+
+    ``window_seconds`` (the checkpoint's input length) only adds warnings about padding/cropping.
+    """
+    data, label = _read_source(source, name)
+    if len(data) == 0:
+        raise AudioError(label, "the file is empty (0 bytes)")
+    container = sniff_container(data[:16])
+    other = _non_audio_kind(data[:8]) if container == "unknown" else None
+    if other:
+        raise AudioError(label, f"not audio: the content is {other}")
+    frames = rate = duration = None
+    decoder = ""
+    errors: list[str] = []
+    if container in ("wav", "flac", "ogg", "mp3", "aiff"):
+        try:
+            frames, rate, duration = _decode_soundfile(data, max_seconds)
+            decoder = "soundfile"
+        except Exception as e:  # libsndfile refuses: fall back to FFmpeg below
+            errors.append(str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__)
+    if frames is None:
+        try:
+            frames, rate, duration = _decode_pyav(data, max_seconds)
+            decoder = "pyav"
+        except _NoAudioStream:
+            if container == "unknown":
+                raise AudioError(label, UNRECOGNISED) from None
+            raise AudioError(label, f"contains no audio stream ({container} container)") from None
+        except Exception as e:
+            if container == "unknown":
+                raise AudioError(label, UNRECOGNISED) from None
+            detail = errors[0] if errors else (str(e).strip() or type(e).__name__)
+            raise AudioError(label, f"corrupt or truncated {container.upper()} data ({detail})") from None
+    if not rate or rate <= 0:
+        raise AudioError(label, "the stream has no valid sampling rate")
+    if frames.shape[0] == 0:
+        raise AudioError(label, f"contains no audio samples ({container} container)")
+    if not np.all(np.isfinite(frames)):
+        raise AudioError(label, "contains NaN or infinite sample values")
+    channels = int(frames.shape[1])
+    truncated = duration > max_seconds + 1e-6 or frames.shape[0] >= int(round(max_seconds * rate))
+    truncated = truncated and duration > max_seconds - 1.0 / rate
+    mono = frames.mean(axis=1, dtype=np.float32) if channels > 1 else frames[:, 0]
+    wave = resample(np.ascontiguousarray(mono, dtype=np.float32), rate, target_rate)
+    peak = float(np.max(np.abs(wave))) if wave.size else 0.0
+    seconds = wave.shape[0] / target_rate
+    warnings: list[str] = []
+    if peak < SILENCE_PEAK:
+        warnings.append(f"the clip is silent (peak {peak:.1e}); its embedding says little")
+    if seconds < SHORT_SECONDS:
+        warnings.append(f"very short clip ({seconds:.2f} s); it is repeated to fill the model's window")
+    if truncated:
+        warnings.append(f"only the first {max_seconds:g} s of {duration:.1f} s were read")
+    if window_seconds and seconds > window_seconds:
+        warnings.append(f"longer than the model's {window_seconds:g} s window; the long-clip policy applies")
+    info = AudioInfo(
+        name=label,
+        container=container,
+        decoder=decoder,
+        source_rate=int(rate),
+        channels=channels,
+        source_seconds=float(duration),
+        truncated=bool(truncated),
+        sample_rate=int(target_rate),
+        resampled=int(rate) != int(target_rate),
+        downmixed=channels > 1,
+        seconds=float(seconds),
+        peak=peak,
+        warnings=tuple(warnings),
+    )
+    return DecodedClip(waveform=wave, info=info)

@@ -1,0 +1,242 @@
+"""Checkpoints: the registry of known CLAP checkpoints and the one loader for all of them.
+
+A checkpoint is named by the word ``bundled`` (the demo model shipped in ``assets/``), a Hugging Face
+hub id, or a local folder saved with ``save_pretrained``. Loading goes through transformers'
+``ClapModel`` and ``ClapProcessor`` only: never ``trust_remote_code``; weights load from safetensors
+(or, for old ``.bin`` files, through torch's ``weights_only`` unpickler, transformers' default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+BUNDLED_DIR = ASSETS_DIR / "clap-demo"
+BUNDLED = "bundled"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint could not be loaded; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class KnownCheckpoint:
+    """An entry of the registry shown in the checkpoint picker."""
+
+    name: str  # what to pass as --checkpoint
+    params_m: float  # parameters, millions
+    download_mb: int  # weights on disk, MB (0: shipped with the project)
+    truncation: str  # the feature extractor's default for clips over 10 s
+    notes: str
+
+
+KNOWN_CHECKPOINTS: tuple[KnownCheckpoint, ...] = (
+    KnownCheckpoint(
+        BUNDLED, 0.9, 0, "rand_trunc",
+        "Small demo CLAP trained by this project on its synthetic sound world (tones, sweeps, noise, "
+        "clicks, chords…); works offline. It knows only that world's vocabulary.",
+    ),
+    KnownCheckpoint(
+        "laion/clap-htsat-unfused", 153.5, 615, "rand_trunc",
+        "LAION-CLAP, HTSAT audio tower + RoBERTa text tower, trained on LAION-Audio-630K.",
+    ),
+    KnownCheckpoint(
+        "laion/clap-htsat-fused", 153.5, 614, "fusion",
+        "As unfused, with feature fusion for long clips (this app keeps is_longer off for determinism).",
+    ),
+    KnownCheckpoint(
+        "laion/larger_clap_general", 193.9, 776, "rand_trunc",
+        "Larger HTSAT, trained on general audio (AudioSet, LAION-Audio-630K and more); ≈90 % on ESC-50.",
+    ),
+    KnownCheckpoint(
+        "laion/larger_clap_music", 193.9, 776, "rand_trunc",
+        "Larger HTSAT, trained with music data; best for music captions.",
+    ),
+    KnownCheckpoint(
+        "laion/larger_clap_music_and_speech", 193.9, 776, "rand_trunc",
+        "Larger HTSAT, trained with music and speech data.",
+    ),
+)
+
+
+def known(name: str) -> KnownCheckpoint | None:
+    """The registry entry for ``name``, or None."""
+    return next((k for k in KNOWN_CHECKPOINTS if k.name == name), None)
+
+
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    """A loaded CLAP model with its processor and the facts the UI shows about it."""
+
+    name: str  # as asked: bundled, a hub id or a folder
+    source: str  # the resolved folder or hub id
+    fingerprint: str  # identifies the weights for caching embeddings
+    model: Any  # transformers.ClapModel, eval mode, on ``device``
+    processor: Any  # transformers.ClapProcessor
+    device: str
+    sampling_rate: int
+    window_seconds: float  # the audio tower's input length
+    truncation: str  # the feature extractor's default (we never use its random paths)
+    fusion: bool
+    tau: float  # exp(logit_scale_a): the τ this project uses for C
+    tau_text: float  # exp(logit_scale_t): the second scale transformers keeps
+    n_params: int
+    embed_dim: int
+
+    def card(self) -> dict:
+        """A short, JSON-ready model card."""
+        return {
+            "checkpoint": self.name,
+            "source": self.source,
+            "device": self.device,
+            "parameters": self.n_params,
+            "sampling_rate": self.sampling_rate,
+            "window_seconds": self.window_seconds,
+            "truncation": self.truncation,
+            "fusion": self.fusion,
+            "tau": self.tau,
+            "tau_text": self.tau_text,
+            "embed_dim": self.embed_dim,
+        }
+
+
+def pick_device(device: str | None = None) -> str:
+    """The device to run on: the one asked for, else CUDA when present, else CPU."""
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    parts = name.split("/")
+    return len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
+
+
+def resolve(name: str) -> tuple[str, bool]:
+    """Map a checkpoint name to (folder or hub id, is_local); raise CheckpointError if impossible."""
+    name = (name or BUNDLED).strip()
+    if name == BUNDLED:
+        if not (BUNDLED_DIR / "config.json").is_file():
+            raise CheckpointError(
+                f"the bundled checkpoint is missing from {BUNDLED_DIR}; rebuild it with "
+                "`python -m clap_core train-demo --out assets/clap-demo`"
+            )
+        return str(BUNDLED_DIR), True
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise CheckpointError(f"{name} is a file; give the folder that holds config.json and the weights")
+        if not (path / "config.json").is_file():
+            raise CheckpointError(f"{name} has no config.json: not a saved transformers checkpoint")
+        return str(path.resolve()), True
+    if _looks_like_hub_id(name):
+        return name, False
+    raise CheckpointError(
+        f"{name!r} is neither 'bundled', an existing folder, nor a hub id of the form owner/name"
+    )
+
+
+def _fingerprint(source: str, is_local: bool) -> str:
+    h = hashlib.sha256(source.encode())
+    if is_local:
+        for f in sorted(Path(source).glob("*")):
+            if f.suffix in (".json", ".safetensors", ".bin", ".txt"):
+                st = f.stat()
+                h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def _check_is_clap(source: str, is_local: bool) -> None:
+    if not is_local:
+        return
+    try:
+        cfg = json.loads((Path(source) / "config.json").read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{source}/config.json cannot be read: {e}") from None
+    if cfg.get("model_type") != "clap":
+        raise CheckpointError(
+            f"{source} holds a {cfg.get('model_type', 'unknown')!r} model, not a CLAP checkpoint (model_type 'clap')"
+        )
+
+
+def _offline_message(name: str) -> str:
+    return (
+        f"cannot download {name!r}: the Hugging Face Hub is not reachable (offline, or "
+        "HF_HUB_OFFLINE is set) and it is not in the local cache. Use --checkpoint bundled, or a "
+        "local folder holding a checkpoint saved with save_pretrained."
+    )
+
+
+def load_checkpoint(name: str = BUNDLED, device: str | None = None) -> LoadedCheckpoint:
+    """Load a CLAP checkpoint by ``bundled``, hub id or folder; eval mode, on CUDA when present."""
+    source, is_local = resolve(name)
+    _check_is_clap(source, is_local)
+    import torch
+    from transformers import ClapModel, ClapProcessor
+
+    kwargs: dict[str, Any] = {"trust_remote_code": False}
+    if is_local:
+        kwargs["local_files_only"] = True
+    elif not _in_hub_cache(source) and (offline_mode() or not hub_reachable()):
+        raise CheckpointError(_offline_message(name))  # fail fast instead of minutes of retries
+    try:
+        processor = ClapProcessor.from_pretrained(source, **kwargs)
+        model = ClapModel.from_pretrained(source, **kwargs)
+    except Exception as e:  # hub and file errors come in many types; name the cause plainly
+        if not is_local and not _in_hub_cache(source) and (offline_mode() or not hub_reachable()):
+            raise CheckpointError(_offline_message(name)) from None
+        if not is_local and type(e).__name__ in ("RepositoryNotFoundError", "GatedRepoError"):
+            raise CheckpointError(f"{name!r} is not a public model on the Hugging Face Hub (check the id)") from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{name!r} could not be loaded as a CLAP checkpoint: {first}") from None
+    dev = pick_device(device)
+    model = model.to(dev).eval()
+    fe = processor.feature_extractor
+    return LoadedCheckpoint(
+        name=name,
+        source=source,
+        fingerprint=_fingerprint(source, is_local),
+        model=model,
+        processor=processor,
+        device=dev,
+        sampling_rate=int(fe.sampling_rate),
+        window_seconds=float(fe.nb_max_samples) / float(fe.sampling_rate),
+        truncation=str(fe.truncation),
+        fusion=bool(model.config.audio_config.enable_fusion),
+        tau=float(torch.exp(model.logit_scale_a.detach()).item()),
+        tau_text=float(torch.exp(model.logit_scale_t.detach()).item()),
+        n_params=int(sum(p.numel() for p in model.parameters())),
+        embed_dim=int(model.config.projection_dim),
+    )
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:
+        return False
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to huggingface.co:443 opens within ``timeout`` seconds."""
+    import socket
+
+    try:
+        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def offline_mode() -> bool:
+    """Whether the hub is switched off by the environment (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE)."""
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))

@@ -1,0 +1,298 @@
+"""Command line: ``python -m clap_core {batch,zero-shot,evaluate,demo-world,train-demo,checkpoints}``.
+
+Unreadable input ends with exit code 2 and one line on stderr naming the file and the reason; with
+``--skip-bad`` the rest is processed and the bad files are listed under ``skipped``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .audio import DEFAULT_MAX_SECONDS, AudioError, decode
+from .checkpoints import BUNDLED, KNOWN_CHECKPOINTS, CheckpointError, load_checkpoint
+from .demo_world import DEFAULT_TEMPLATE
+from .features import DEFAULT_POLICY, LONG_CLIP_POLICIES, describe_windowing
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".mka", ".aif", ".aiff"}
+
+
+class UsageError(Exception):
+    """Bad arguments or input the user can fix; printed as one line, exit code 2."""
+
+
+def _quiet_libraries() -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def _load(args):
+    return load_checkpoint(args.checkpoint, device=args.device)
+
+
+def _decode_all(paths: list[str], ck, args) -> tuple[list, list[dict]]:
+    """Decode each file; return (clips or None per path, skipped records). Raises on the first bad
+    file unless --skip-bad."""
+    clips, skipped = [], []
+    for p in paths:
+        try:
+            clips.append(decode(p, ck.sampling_rate, name=p, max_seconds=args.max_seconds,
+                                window_seconds=ck.window_seconds))
+        except AudioError as e:
+            if not args.skip_bad:
+                raise
+            skipped.append({"file": p, "reason": e.reason})
+            clips.append(None)
+    return clips, skipped
+
+
+def _clip_record(clip, ck, policy: str) -> dict:
+    info = clip.info
+    window = int(round(ck.window_seconds * ck.sampling_rate))
+    return {
+        "file": info.name, "container": info.container, "source_rate": info.source_rate,
+        "channels": info.channels, "seconds": round(info.seconds, 4), "resampled": info.resampled,
+        "truncated": info.truncated,
+        "windowing": describe_windowing(len(clip.waveform), ck.sampling_rate, window, policy),
+        "warnings": list(info.warnings),
+    }
+
+
+def _emit(args, payload: dict, text: str) -> None:
+    print(json.dumps(payload, indent=None if args.json else 2) if args.json else text)
+
+
+def cmd_batch(args) -> int:
+    from .contrastive import contrastive
+    from .embed import Embedder
+
+    if len(args.audio) != len(args.text):
+        raise UsageError(f"need one caption per clip: got {len(args.audio)} clips and {len(args.text)} captions")
+    ck = _load(args)
+    clips, skipped = _decode_all(args.audio, ck, args)
+    keep = [i for i, c in enumerate(clips) if c is not None]
+    if not keep:
+        raise UsageError("no readable clips left")
+    texts = [args.text[i] for i in keep]
+    kept_clips = [clips[i] for i in keep]
+    emb = Embedder(ck)
+    E_a = emb.embed_audio([c.waveform for c in kept_clips], policy=args.policy)
+    E_t = emb.embed_texts(texts)
+    tau = ck.tau if args.tau is None else args.tau
+    res = contrastive(E_t, E_a, tau)
+    if args.save_embeddings:
+        np.savez(args.save_embeddings, E_a=E_a.astype(np.float32), E_t=E_t.astype(np.float32),
+                 tau=np.float64(tau), texts=np.array(texts), files=np.array([c.info.name for c in kept_clips]))
+    payload = {"checkpoint": ck.name, "policy": args.policy, "texts": texts,
+               "clips": [_clip_record(c, ck, args.policy) for c in kept_clips],
+               **res.to_dict(), "tau_checkpoint": ck.tau, "C_is_symmetric": res.is_symmetric(),
+               "note": res.note, "skipped": skipped}
+    lines = [f"checkpoint {ck.name}  τ={tau:.4f}  N={res.n}  chance log N={res.chance:.4f}",
+             f"loss_text {res.loss_text:.4f}  loss_audio {res.loss_audio:.4f}  loss {res.loss:.4f}"]
+    for i, t in enumerate(texts):
+        lines.append(f"  [{i}] {t!r:40.40} ↔ {kept_clips[i].info.name}:  ℓ_text_i {res.per_item_text[i]:.4f}  "
+                     f"ℓ_audio_i {res.per_item_audio[i]:.4f}")
+    if res.note:
+        lines.append(res.note)
+    lines += [f"skipped {s['file']}: {s['reason']}" for s in skipped]
+    _emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def cmd_zero_shot(args) -> int:
+    from .embed import Embedder
+    from .zeroshot import check_labels, check_templates, zero_shot
+
+    templates = check_templates(args.template or [DEFAULT_TEMPLATE])
+    labels = check_labels(args.labels)
+    ck = _load(args)
+    clips, skipped = _decode_all(args.audio, ck, args)
+    kept = [c for c in clips if c is not None]
+    if not kept:
+        raise UsageError("no readable clips left")
+    emb = Embedder(ck)
+    E_a = emb.embed_audio([c.waveform for c in kept], policy=args.policy)
+    zs = zero_shot(emb, E_a, labels, templates, tau=args.tau)
+    results = []
+    for i, c in enumerate(kept):
+        results.append({"file": c.info.name, "top_label": zs.top1[i],
+                        "probabilities": {lab: float(p) for lab, p in zip(zs.labels, zs.probs[i])},
+                        "top_k": [{"label": lab, "probability": p} for lab, p in zs.top_k(args.top_k)[i]]})
+    payload = {"checkpoint": ck.name, "tau": zs.tau, "labels": list(zs.labels), "templates": list(zs.templates),
+               "results": results, "skipped": skipped}
+    lines = [f"{r['file']}: " + ", ".join(f"{t['label']} {t['probability']:.3f}" for t in r["top_k"]) for r in results]
+    lines += [f"skipped {s['file']}: {s['reason']}" for s in skipped]
+    _emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def read_labelled(data: str) -> list[dict]:
+    """Rows {file, label, caption|None} from a CSV (file,label[,caption]) or a folder of label folders."""
+    path = Path(data)
+    if path.is_dir():
+        rows = [{"file": str(f), "label": d.name, "caption": None}
+                for d in sorted(p for p in path.iterdir() if p.is_dir())
+                for f in sorted(d.iterdir()) if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES]
+        if not rows:
+            raise UsageError(f"{data}: no audio files in label subfolders (expected DIR/<label>/<clip>)")
+        return rows
+    if path.is_file():
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            if not reader.fieldnames or not {"file", "label"} <= set(reader.fieldnames):
+                raise UsageError(f"{data}: a CSV needs the columns file,label[,caption]")
+            rows = [{"file": str((path.parent / r["file"]).resolve()) if not Path(r["file"]).is_absolute() else r["file"],
+                     "label": r["label"].strip(), "caption": (r.get("caption") or "").strip() or None} for r in reader]
+        if not rows:
+            raise UsageError(f"{data}: the CSV has no rows")
+        return rows
+    raise UsageError(f"{data}: no such file or folder")
+
+
+def cmd_evaluate(args) -> int:
+    from .embed import Embedder
+    from .retrieval import retrieval_metrics
+    from .zeroshot import zero_shot
+
+    rows = read_labelled(args.data)
+    template = (args.template or [DEFAULT_TEMPLATE])
+    ck = _load(args)
+    clips, skipped = _decode_all([r["file"] for r in rows], ck, args)
+    rows = [r for r, c in zip(rows, clips) if c is not None]
+    kept = [c for c in clips if c is not None]
+    if not kept:
+        raise UsageError("no readable clips left")
+    labels = sorted({r["label"] for r in rows})
+    emb = Embedder(ck)
+    E_a = emb.embed_audio([c.waveform for c in kept], policy=args.policy)
+    zs = zero_shot(emb, E_a, labels, template, true_labels=[r["label"] for r in rows])
+    if all(r["caption"] for r in rows):
+        sim = emb.embed_texts([r["caption"] for r in rows]) @ E_a.T  # (N, N) captions × clips
+        retrieval = retrieval_metrics(sim, None)
+        retrieval_on = "captions (each caption's own clip is the relevant one)"
+    else:
+        from .zeroshot import label_embeddings
+
+        sim = label_embeddings(emb, labels, template) @ E_a.T  # (K, N) label prompts × clips
+        relevant = np.array([[r["label"] == lab for r in rows] for lab in labels])
+        retrieval = retrieval_metrics(sim, relevant)
+        retrieval_on = "label prompts (clips of the same label are relevant)"
+    payload = {"checkpoint": ck.name, "clips": len(kept), "labels": labels, "template": template,
+               "zero_shot_accuracy": zs.accuracy, "confusion": zs.confusion().tolist(),
+               "retrieval_on": retrieval_on, **retrieval, "skipped": skipped}
+    lines = [f"{len(kept)} clips, {len(labels)} labels, zero-shot accuracy {zs.accuracy:.3f}",
+             f"retrieval on {retrieval_on}:"] + [f"  {k} {v:.3f}" for k, v in retrieval.items()]
+    _emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def cmd_demo_world(args) -> int:
+    from .demo_world import write_world
+
+    if args.n < 1:
+        raise UsageError("--n must be at least 1")
+    csv_path = write_world(args.seed, args.n, args.out)
+    _emit(args, {"out": str(args.out), "csv": str(csv_path), "n": args.n, "seed": args.seed}, f"wrote {args.n} clips and {csv_path}")
+    return 0
+
+
+def cmd_train_demo(args) -> int:
+    import torch
+
+    from .training import TrainConfig, train_demo
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    cfg = TrainConfig(seed=args.seed, **({"steps": args.steps} if args.steps else {}))
+    report = train_demo(args.out, cfg, log=lambda m: print(m, file=sys.stderr))
+    _emit(args, report, json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_checkpoints(args) -> int:
+    rows = [{"name": k.name, "params_m": k.params_m, "download_mb": k.download_mb, "truncation": k.truncation,
+             "notes": k.notes} for k in KNOWN_CHECKPOINTS]
+    _emit(args, {"checkpoints": rows}, "\n".join(f"{r['name']:38} {r['params_m']:7.1f} M  {r['download_mb']:4d} MB  {r['notes']}" for r in rows))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for all sub-commands."""
+    p = argparse.ArgumentParser(prog="python -m clap_core", description="CLAP Explorer's engine: loss terms, zero-shot, evaluation.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp, model=True):
+        sp.add_argument("--json", action="store_true", help="print JSON")
+        if model:
+            sp.add_argument("--checkpoint", default=BUNDLED, help="'bundled' (default), a hub id or a local folder")
+            sp.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+            sp.add_argument("--policy", default=DEFAULT_POLICY, choices=LONG_CLIP_POLICIES, help="clips longer than the window")
+            sp.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS, help="stop decoding a file after this many seconds")
+            sp.add_argument("--skip-bad", action="store_true", help="skip unreadable files instead of stopping")
+
+    b = sub.add_parser("batch", help="C, both softmaxes and every loss term for N (clip, caption) pairs")
+    b.add_argument("--audio", nargs="+", required=True)
+    b.add_argument("--text", nargs="+", required=True)
+    b.add_argument("--tau", type=float, default=None, help="override τ (default: the checkpoint's exp(logit_scale_a))")
+    b.add_argument("--save-embeddings", default=None, help="write E_a, E_t, tau to this .npz")
+    common(b)
+    b.set_defaults(func=cmd_batch)
+
+    z = sub.add_parser("zero-shot", help="probability of each label for each clip")
+    z.add_argument("--audio", nargs="+", required=True)
+    z.add_argument("--labels", nargs="+", required=True)
+    z.add_argument("--template", action="append", help="prompt template with {} (repeat to ensemble)")
+    z.add_argument("--top-k", type=int, default=5)
+    z.add_argument("--tau", type=float, default=None)
+    common(z)
+    z.set_defaults(func=cmd_zero_shot)
+
+    e = sub.add_parser("evaluate", help="zero-shot accuracy and retrieval metrics on labelled data")
+    e.add_argument("--data", required=True, help="folder of label subfolders, or CSV file,label[,caption]")
+    e.add_argument("--template", action="append")
+    common(e)
+    e.set_defaults(func=cmd_evaluate)
+
+    d = sub.add_parser("demo-world", help="write generated demo clips and clips.csv")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--n", type=int, default=24)
+    d.add_argument("--out", required=True)
+    common(d, model=False)
+    d.set_defaults(func=cmd_demo_world)
+
+    t = sub.add_parser("train-demo", help="rebuild the bundled demo checkpoint from scratch")
+    t.add_argument("--out", required=True)
+    t.add_argument("--seed", type=int, default=1234)
+    t.add_argument("--steps", type=int, default=None)
+    common(t, model=False)
+    t.set_defaults(func=cmd_train_demo)
+
+    c = sub.add_parser("checkpoints", help="list the known checkpoints")
+    common(c, model=False)
+    c.set_defaults(func=cmd_checkpoints)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code (0 ok, 2 bad input)."""
+    args = build_parser().parse_args(argv)
+    _quiet_libraries()
+    try:
+        return args.func(args)
+    except AudioError as e:
+        print(f"error: {e.name}: {e.reason}", file=sys.stderr)
+    except (CheckpointError, UsageError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+    return 2

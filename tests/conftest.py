@@ -1,0 +1,50 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def bundled():
+    from clap_core.checkpoints import load_checkpoint
+
+    return load_checkpoint("bundled", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def formats():
+    from media import all_formats
+
+    return all_formats()
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """A random-weight tiny ClapConfig + processor saved to a temp folder (fusion on, to cover it)."""
+    import torch
+    from transformers import ClapConfig, ClapModel
+
+    from clap_core.training import build_processor, build_tokenizer
+
+    torch.manual_seed(0)
+    tok = build_tokenizer(300)
+    cfg = ClapConfig(
+        text_config=dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=80, projection_dim=16),
+        audio_config=dict(patch_embeds_hidden_size=8, depths=[1, 1, 1, 1], num_attention_heads=[1, 1, 2, 2],
+                          hidden_size=64, projection_dim=16, enable_fusion=True),
+        projection_dim=16,
+    )
+    folder = tmp_path_factory.mktemp("tiny-clap")
+    ClapModel(cfg).eval().save_pretrained(folder)
+    proc = build_processor(tok)
+    proc.feature_extractor.truncation = "fusion"
+    proc.save_pretrained(folder)
+    return folder

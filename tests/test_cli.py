@@ -1,0 +1,139 @@
+"""The CLI contract of ``python -m clap_core`` (external checks use it), run as a real subprocess."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+
+def cli(*args, check=True):
+    from conftest import ROOT
+
+    proc = subprocess.run([sys.executable, "-m", "clap_core", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    out = tmp_path_factory.mktemp("world")
+    proc = cli("demo-world", "--seed", 77, "--n", 12, "--out", out, "--json")
+    assert json.loads(proc.stdout)["n"] == 12
+    return out
+
+
+def test_demo_world_writes_clips_and_csv(world):
+    lines = (world / "clips.csv").read_text().strip().splitlines()
+    assert lines[0] == "file,label,caption" and len(lines) == 13
+    assert len(list(world.glob("*.wav"))) == 12
+
+
+def test_batch_json_contract(world, tmp_path):
+    files = sorted(world.glob("*.wav"))[:4]
+    captions = [f.stem.split("_", 1)[1].replace("-", " ") for f in files]
+    npz = tmp_path / "emb.npz"
+    out = json.loads(cli("batch", "--audio", *files, "--text", *captions, "--save-embeddings", npz, "--json").stdout)
+    for key in ("checkpoint", "tau", "C", "P_text", "P_audio", "loss_text", "loss_audio", "loss",
+                "per_item_text", "per_item_audio"):
+        assert key in out
+    C = np.array(out["C"])
+    assert C.shape == (4, 4) and out["checkpoint"] == "bundled"
+    np.testing.assert_allclose(np.array(out["P_text"]).sum(axis=1), 1.0, atol=1e-9)
+    np.testing.assert_allclose(np.array(out["P_audio"]).sum(axis=0), 1.0, atol=1e-9)
+    assert out["loss"] == pytest.approx(0.5 * (out["loss_text"] + out["loss_audio"]))
+    assert out["loss_text"] == pytest.approx(np.mean(out["per_item_text"]))
+    saved = np.load(npz)
+    assert saved["E_a"].dtype == np.float32 and saved["E_a"].shape == saved["E_t"].shape
+    np.testing.assert_allclose(np.linalg.norm(saved["E_a"], axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(float(saved["tau"]) * saved["E_t"] @ saved["E_a"].T, C, atol=1e-4)
+    # deterministic across processes
+    again = json.loads(cli("batch", "--audio", *files, "--text", *captions, "--json").stdout)
+    assert again["C"] == out["C"]
+
+
+def test_batch_tau_override(world):
+    files = sorted(world.glob("*.wav"))[:3]
+    out = json.loads(cli("batch", "--audio", *files, "--text", "a", "b", "c", "--tau", 2.5, "--json").stdout)
+    assert out["tau"] == 2.5 and out["tau_checkpoint"] != 2.5
+    np.testing.assert_allclose(np.array(out["C"]), 2.5 * np.array(out["cosine"]))
+
+
+def test_single_pair(world):
+    f = sorted(world.glob("*.wav"))[0]
+    out = json.loads(cli("batch", "--audio", f, "--text", "a tone", "--json").stdout)
+    assert out["loss"] == 0.0 and "one pair" in out["note"]
+
+
+def test_unreadable_file_exit_2_one_line(world, tmp_path):
+    bad = tmp_path / "notes.wav"
+    bad.write_text("this is not audio at all, just some text " * 10)
+    good = sorted(world.glob("*.wav"))[0]
+    proc = cli("batch", "--audio", good, bad, "--text", "a", "b", "--json", check=False)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert str(bad) in last and "not a recognised audio format" in last
+    assert "Traceback" not in proc.stderr
+
+
+def test_skip_bad_processes_the_rest(world, tmp_path):
+    empty = tmp_path / "empty.flac"
+    empty.write_bytes(b"")
+    files = sorted(world.glob("*.wav"))[:2]
+    out = json.loads(cli("batch", "--audio", files[0], empty, files[1], "--text", "x", "y", "z",
+                         "--skip-bad", "--json").stdout)
+    assert out["n"] == 2 and out["texts"] == ["x", "z"]
+    assert out["skipped"] == [{"file": str(empty), "reason": "the file is empty (0 bytes)"}]
+
+
+def test_mismatched_counts_and_bad_checkpoint(world):
+    f = sorted(world.glob("*.wav"))[0]
+    proc = cli("batch", "--audio", f, "--text", "a", "b", check=False)
+    assert proc.returncode == 2 and "one caption per clip" in proc.stderr.strip().splitlines()[-1]
+    proc = cli("batch", "--checkpoint", "laion/clap-htsat-unfused", "--audio", f, "--text", "a", check=False)
+    assert proc.returncode == 2 and "bundled" in proc.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in proc.stderr
+
+
+def test_zero_shot_contract(world):
+    files = sorted(world.glob("*.wav"))[:3]
+    out = json.loads(cli("zero-shot", "--audio", *files, "--labels", "low tone", "high tone", "white noise",
+                         "--template", "This is a sound of {}.", "--template", "{}", "--json").stdout)
+    assert len(out["results"]) == 3 and out["templates"] == ["This is a sound of {}.", "{}"]
+    for r in out["results"]:
+        assert sum(r["probabilities"].values()) == pytest.approx(1.0)
+        assert r["top_label"] == max(r["probabilities"], key=r["probabilities"].get)
+    proc = cli("zero-shot", "--audio", files[0], "--labels", "a", "b", "--template", "no slot", check=False)
+    assert proc.returncode == 2 and "{}" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_evaluate_csv_and_folder(world, tmp_path):
+    out = json.loads(cli("evaluate", "--data", world / "clips.csv", "--json").stdout)
+    assert out["clips"] == 12 and 0.0 <= out["zero_shot_accuracy"] <= 1.0
+    for key in ("text_to_audio_R@1", "text_to_audio_R@5", "text_to_audio_R@10", "text_to_audio_mAP",
+                "audio_to_text_R@1", "audio_to_text_mAP"):
+        assert key in out
+    folder = tmp_path / "by-label"
+    for f in sorted(world.glob("*.wav"))[:6]:
+        label = f.stem.split("_", 1)[1]
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        (folder / label / f.name).write_bytes(f.read_bytes())
+    out2 = json.loads(cli("evaluate", "--data", folder, "--json").stdout)
+    assert out2["clips"] == 6 and len(out2["labels"]) == 6
+
+
+def test_checkpoints_listing():
+    out = json.loads(cli("checkpoints", "--json").stdout)
+    names = [c["name"] for c in out["checkpoints"]]
+    assert names[0] == "bundled" and "laion/clap-htsat-fused" in names and len(names) == 6
+
+
+def test_import_does_not_pull_streamlit():
+    code = "import sys, clap_core, clap_core.cli, clap_core.training; print('streamlit' in sys.modules)"
+    from conftest import ROOT
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.stdout.strip() == "False", proc.stderr

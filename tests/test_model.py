@@ -1,0 +1,149 @@
+"""Checkpoints, features and embeddings: loading, equality with ClapProcessor, determinism, caching."""
+
+import json
+
+import numpy as np
+import pytest
+
+from clap_core import demo_world
+from clap_core.audio import decode
+from clap_core.checkpoints import CheckpointError, load_checkpoint
+from clap_core.embed import Embedder
+from clap_core.features import split_windows, window_features, window_starts
+from media import REAL, real_clip
+
+
+def waves(rate=48_000):
+    """Real recordings at 48 kHz of several lengths up to 10 s, plus generated clips."""
+    out = []
+    for name, secs in [("flute-A4.wav", 0.3), ("piano.wav", 3.0), ("rain.wav", 7.0), ("cello-phrase.wav", None)]:
+        out.append(decode(REAL / name, rate, max_seconds=secs or 10.0).waveform)
+    out += [c.waveform for c in demo_world.generate(5, 3)]
+    return out
+
+
+def test_bundled_loads_offline(bundled):
+    assert bundled.sampling_rate == 48_000 and bundled.window_seconds == 10.0
+    assert bundled.device == "cpu" and not bundled.model.training
+    assert 1 < bundled.tau <= 100.0
+    assert bundled.n_params < 2_000_000
+
+
+def test_tiny_random_checkpoint_loads_by_path(tiny_checkpoint):
+    ck = load_checkpoint(str(tiny_checkpoint), device="cpu")
+    assert ck.fusion and ck.truncation == "fusion" and ck.embed_dim == 16
+    assert ck.tau == pytest.approx(1 / 0.07, rel=1e-5)
+    e = Embedder(ck).embed_audio(waves()[:2])
+    assert e.shape == (2, 16)
+    np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
+
+
+def test_features_equal_clap_processor_output(bundled):
+    proc = bundled.processor
+    for w in waves():
+        assert len(w) <= 480_000
+        ours = window_features(proc.feature_extractor, [w])["input_features"]
+        theirs = proc(audio=w, sampling_rate=48_000, return_tensors="np")["input_features"]
+        np.testing.assert_array_equal(ours, theirs.astype(np.float32))
+
+
+def test_fusion_checkpoint_never_draws_a_random_is_longer(tiny_checkpoint):
+    ck = load_checkpoint(str(tiny_checkpoint), device="cpu")
+    ws = waves()[:3]
+    feats = window_features(ck.processor.feature_extractor, ws)
+    theirs = ck.processor(audio=ws, sampling_rate=48_000, return_tensors="np")
+    np.testing.assert_array_equal(feats["input_features"], theirs["input_features"].astype(np.float32))
+    assert not feats["is_longer"].any() and theirs["is_longer"].any()  # transformers flags one at random
+    a = Embedder(ck).embed_audio(ws)
+    b = Embedder(ck).embed_audio(ws[::-1])[::-1]
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_same_numbers_twice(bundled):
+    ws = waves()
+    texts = [c.caption for c in demo_world.generate(5, 7)]
+    a1, t1 = Embedder(bundled).embed_audio(ws), Embedder(bundled).embed_texts(texts)
+    a2, t2 = Embedder(bundled).embed_audio(ws), Embedder(bundled).embed_texts(texts)
+    assert np.array_equal(a1, a2) and np.array_equal(t1, t2)
+
+
+def test_batch_order_and_batch_mates_do_not_change_an_embedding(bundled):
+    ws = waves()
+    alone = np.stack([Embedder(bundled).embed_audio([w])[0] for w in ws])
+    together = Embedder(bundled, batch_size=8).embed_audio(ws)
+    shuffled = Embedder(bundled, batch_size=3).embed_audio(ws[::-1])[::-1]
+    np.testing.assert_allclose(together, alone, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(shuffled, alone, atol=1e-6, rtol=0)
+    texts = ["a low hum", "a loud rising whistle that goes on", "hiss"]
+    t_alone = np.stack([Embedder(bundled).embed_texts([t])[0] for t in texts])
+    np.testing.assert_allclose(Embedder(bundled).embed_texts(texts[::-1])[::-1], t_alone, atol=1e-6, rtol=0)
+
+
+def test_long_clip_is_deterministic_and_follows_the_policy(bundled):
+    data, rate = real_clip("sax-phrase.wav", None)
+    long = np.tile(decode(REAL / "sax-phrase.wav", 48_000).waveform, 4)  # > 10 s
+    assert len(long) > 480_000
+    runs = [Embedder(bundled).embed_audio([long])[0] for _ in range(3)]
+    assert all(np.array_equal(runs[0], r) for r in runs[1:])
+    # 'windows' = normalised mean of the window embeddings
+    pieces = split_windows(long, 480_000, "windows")
+    assert all(len(p) == 480_000 for p in pieces) and len(pieces) == int(np.ceil(len(long) / 480_000))
+    per_window = Embedder(bundled).embed_audio(pieces)
+    mean = per_window.mean(axis=0)
+    np.testing.assert_allclose(runs[0], mean / np.linalg.norm(mean), atol=1e-6)
+    first = Embedder(bundled).embed_audio([long], policy="first")[0]
+    np.testing.assert_allclose(first, per_window[0], atol=1e-6)
+    centre = Embedder(bundled).embed_audio([long], policy="centre")[0]
+    assert not np.allclose(centre, first, atol=1e-4)
+
+
+def test_window_starts():
+    assert window_starts(100, 100) == [0]
+    assert window_starts(250, 100, "windows") == [0, 100, 150]
+    assert window_starts(250, 100, "first") == [0]
+    assert window_starts(250, 100, "centre") == [75]
+    with pytest.raises(ValueError, match="policy"):
+        window_starts(250, 100, "random")
+
+
+def test_cache_embeds_only_what_changed(bundled):
+    emb = Embedder(bundled)
+    ws = waves()[:3]
+    captions = ["a low hum", "a rising sweep", "white noise"]
+    emb.embed_audio(ws)
+    emb.embed_texts(captions)
+    before = (emb.stats.audio_computed, emb.stats.text_computed)
+    emb.embed_audio(ws)
+    emb.embed_texts(["a low hum", "a falling sweep", "white noise"])  # one caption edited
+    assert emb.stats.audio_computed == before[0]
+    assert emb.stats.text_computed == before[1] + 1
+    assert emb.stats.text_reused == 2 and emb.stats.audio_reused == 3
+
+
+def test_cached_arrays_are_read_only(bundled):
+    emb = Embedder(bundled)
+    a = emb.embed_audio(waves()[:1])
+    a[0, 0] = 123.0  # the stacked result is the caller's copy …
+    b = emb.embed_audio(waves()[:1])
+    assert b[0, 0] != 123.0  # … the cache is untouched
+
+
+def test_not_a_clap_folder(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(CheckpointError, match="not a CLAP checkpoint"):
+        load_checkpoint(str(tmp_path))
+
+
+def test_missing_folder_and_bad_names(tmp_path):
+    with pytest.raises(CheckpointError, match="no config.json"):
+        load_checkpoint(str(tmp_path))
+    with pytest.raises(CheckpointError, match="neither"):
+        load_checkpoint("not a name")
+
+
+def test_hub_id_offline_says_what_to_do(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(CheckpointError) as exc:
+        load_checkpoint("laion/clap-htsat-unfused")
+    msg = str(exc.value)
+    assert "laion/clap-htsat-unfused" in msg and "bundled" in msg and "local folder" in msg
