@@ -158,6 +158,18 @@ def contrastive(text_emb: np.ndarray, audio_emb: np.ndarray, tau: float) -> Cont
     return contrastive_from_cosine(cosine_matrix(text_emb, audio_emb), tau)
 
 
+def transformers_return_loss(cosine: np.ndarray, tau_text: float, tau_audio: float) -> float:
+    """What ``ClapModel(return_loss=True)`` reports (transformers 4.27–5.x), for comparison only.
+
+    transformers computes ``caption_loss = CE(logits_per_text)`` and ``audio_loss =
+    CE(logits_per_audio.t())`` with logits_per_audio = τ_a·E_a·E_tᵀ: the transpose turns it back
+    into text rows, so both terms are the text→audio cross-entropy (ℓ_text), at τ_t and τ_a.
+    """
+    lt_t = contrastive_from_cosine(cosine, tau_text).loss_text
+    lt_a = contrastive_from_cosine(cosine, tau_audio).loss_text
+    return 0.5 * (lt_t + lt_a)
+
+
 def symmetric_loss_torch(text_emb, audio_emb, logit_scale):
     """The same L on torch tensors, differentiable, for training: ½(CE(C) + CE(Cᵀ)), C = τ·E_t·E_aᵀ.
 

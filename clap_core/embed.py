@@ -9,6 +9,7 @@ arrays are read-only: callers get views they cannot modify in place.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -49,6 +50,7 @@ class Embedder:
 
     def __post_init__(self) -> None:
         self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.RLock()  # one Embedder may serve several app sessions (threads)
 
     # -- cache -------------------------------------------------------------------------------
     def _get(self, key: tuple) -> np.ndarray | None:
@@ -67,6 +69,10 @@ class Embedder:
     # -- audio -------------------------------------------------------------------------------
     def embed_audio(self, waveforms: list[np.ndarray], policy: str = DEFAULT_POLICY) -> np.ndarray:
         """(N, d) L2-normalised audio embeddings of mono waveforms at the checkpoint's rate."""
+        with self._lock:
+            return self._embed_audio(waveforms, policy)
+
+    def _embed_audio(self, waveforms: list[np.ndarray], policy: str) -> np.ndarray:
         ck = self.checkpoint
         keys = [("audio", ck.fingerprint, policy, audio_key(w)) for w in waveforms]
         todo = {}
@@ -112,6 +118,10 @@ class Embedder:
     # -- text --------------------------------------------------------------------------------
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         """(N, d) L2-normalised text embeddings."""
+        with self._lock:
+            return self._embed_texts(texts)
+
+    def _embed_texts(self, texts: list[str]) -> np.ndarray:
         ck = self.checkpoint
         keys = [("text", ck.fingerprint, t) for t in texts]
         todo = list(dict.fromkeys(k for k in keys if self._get(k) is None))

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from clap_core.contrastive import contrastive, contrastive_from_cosine, symmetric_loss_torch
+from clap_core.contrastive import contrastive, contrastive_from_cosine, symmetric_loss_torch, transformers_return_loss
 
 
 def reference_clip_loss(text: np.ndarray, audio: np.ndarray, tau: float):
@@ -160,11 +160,15 @@ def test_transformers_return_loss_is_not_the_symmetric_loss():
     feats = torch.randn(n, 1, 1001, 64)
     with torch.no_grad():
         out = model(input_ids=ids, input_features=feats, return_loss=True)
+        model.logit_scale_t.fill_(math.log(5.0))  # the two scales apart, as in LAION's checkpoints
+        out2 = model(input_ids=ids, input_features=feats, return_loss=True)
     C = out.logits_per_text.double().numpy()  # rows = texts, τ_t · E_t E_aᵀ
-    tau = model.logit_scale_t.exp().item()
-    ours = contrastive_from_cosine(C / tau, tau)
+    tau = model.logit_scale_a.exp().item()
+    cos = C / tau
+    ours = contrastive_from_cosine(cos, tau)
     hf = out.loss.item()
-    # transformers' value is ℓ_text counted twice (both scales are equal at init)
+    # with equal scales, transformers' value is ℓ_text counted twice: ℓ_audio never enters
     assert hf == pytest.approx(ours.loss_text, rel=1e-4)
     assert abs(hf - ours.loss) > 1e-3, f"expected a gap, got transformers {hf} vs symmetric {ours.loss}"
+    assert transformers_return_loss(cos, 5.0, tau) == pytest.approx(out2.loss.item(), rel=1e-4), f"expected a gap, got transformers {hf} vs symmetric {ours.loss}"
     print(f"transformers return_loss {hf:.5f} vs symmetric L {ours.loss:.5f} (gap {hf - ours.loss:+.5f})")

@@ -1,0 +1,88 @@
+"""Loss: the formulas, ℓ_text, ℓ_audio and L against chance, each item's share, a live τ slider."""
+
+import pandas as pd
+import streamlit as st
+
+from clap_core.contrastive import transformers_return_loss
+from ui import state
+from ui.figures import per_item_bars, tau_range
+from ui.widgets import export_buttons
+
+state.require_app()
+
+ss = st.session_state
+st.title("Loss")
+items = state.batch()
+if not items:
+    st.info("The batch is empty: add clips on the Batch page.")
+    st.page_link("pages/batch.py", label="Go to the Batch page", icon=":material/library_music:")
+    st.stop()
+
+st.latex(r"C = \tau\, E_t E_a^{\top}\qquad P^{\text{text}}_{ij} = \frac{e^{C_{ij}}}{\sum_k e^{C_{ik}}}"
+         r"\qquad P^{\text{audio}}_{ij} = \frac{e^{C_{ij}}}{\sum_k e^{C_{kj}}}")
+st.latex(r"\ell_{\text{text}} = -\frac{1}{N}\sum_{i=1}^{N}\log P^{\text{text}}_{ii}\qquad"
+         r"\ell_{\text{audio}} = -\frac{1}{N}\sum_{i=1}^{N}\log P^{\text{audio}}_{ii}\qquad "
+         r"L = \tfrac{1}{2}\left(\ell_{\text{text}} + \ell_{\text{audio}}\right)")
+with st.expander("A note on the formula as it is often quoted"):
+    st.markdown(
+        "It is often written $\\ell = \\frac{1}{N}\\sum_{i=0}^{N} \\log \\operatorname{diag}(\\operatorname{softmax}(C))$. "
+        "Two slips: without the **minus sign** this is a log-likelihood (≤ 0, to be maximised), not a loss; and the "
+        "index running **0..N** counts N+1 terms. The loss is the *negative* mean log-probability of the N "
+        "true pairs, once along each axis."
+    )
+
+ck = state.checkpoint()
+lo, hi = tau_range(ck.tau)
+
+
+def _set_tau() -> None:
+    ss.tau = float(ss.tau_widget)
+
+
+def _reset_tau() -> None:
+    ss.tau = None
+    ss.pop("tau_widget", None)
+
+
+c1, c2 = st.columns([4, 1])
+c1.slider("τ (temperature multiplier): sharper softmax when larger", lo, hi, value=float(state.tau()), step=0.05,
+          key="tau_widget", on_change=_set_tau,
+          help=f"The checkpoint's τ = exp(logit_scale_a) = {ck.tau:.3f}. Applies to every page.")
+c2.button("Checkpoint's τ", on_click=_reset_tau, key="tau-reset", disabled=ss.tau is None)
+res = state.result()
+
+m = st.columns(4)
+m[0].metric("ℓ_text (text → audio)", f"{res.loss_text:.4f}")
+m[1].metric("ℓ_audio (audio → text)", f"{res.loss_audio:.4f}")
+m[2].metric("L = ½(ℓ_text + ℓ_audio)", f"{res.loss:.4f}",
+            delta=f"{res.loss - res.chance:+.3f} vs chance" if res.n > 1 else None, delta_color="inverse")
+m[3].metric("chance level log N", f"{res.chance:.4f}", help="the loss when every pair scores the same")
+if res.note:
+    st.info(res.note)
+
+st.subheader("Each pair's terms")
+st.caption("ℓ_text,i is −log of caption i's probability for its own clip (row i of P_text); ℓ_audio,i is −log of "
+           "clip i's probability for its own caption (column i of P_audio). Each contributes 1/(2N) of its value to L.")
+st.plotly_chart(per_item_bars(res, [it.caption for it in items]), width="stretch", key="per-item")
+share = pd.DataFrame({
+    "caption": [it.caption for it in items], "clip": [it.name for it in items],
+    "ℓ_text,i": res.per_item_text, "ℓ_audio,i": res.per_item_audio,
+    "share of L": res.share_text + res.share_audio,
+    "% of L": 100 * (res.share_text + res.share_audio) / res.loss if res.loss > 0 else 0.0,
+}, index=pd.RangeIndex(1, res.n + 1, name="#"))
+st.dataframe(share, width="stretch", column_config={
+    "ℓ_text,i": st.column_config.NumberColumn(format="%.4f"), "ℓ_audio,i": st.column_config.NumberColumn(format="%.4f"),
+    "share of L": st.column_config.NumberColumn(format="%.4f"),
+    "% of L": st.column_config.ProgressColumn(format="%.1f %%", min_value=0, max_value=100)})
+
+st.subheader("transformers' return_loss is not this loss")
+hf = transformers_return_loss(res.cosine, ck.tau_text if ss.tau is None else res.tau, res.tau)
+st.markdown(
+    f"`ClapModel(..., return_loss=True)` averages `cross_entropy(logits_per_text)` and "
+    f"`cross_entropy(logits_per_audio.t())`. The transpose turns the audio logits back into caption rows, so both "
+    f"terms are the text → audio direction and ℓ_audio never enters. On this batch: transformers would report "
+    f"**{hf:.4f}**, the symmetric loss is **{res.loss:.4f}** (ℓ_text {res.loss_text:.4f}, ℓ_audio {res.loss_audio:.4f})."
+)
+
+st.subheader("Export")
+export_buttons(res, items, key="loss-export")

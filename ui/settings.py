@@ -1,0 +1,37 @@
+"""App settings from the environment or Streamlit secrets (for a hosted deployment)."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from clap_core.checkpoints import BUNDLED, KNOWN_CHECKPOINTS
+
+MAX_CLIPS = 64  # clips in a batch
+MAX_FILE_MB = 25  # per uploaded file (also .streamlit/config.toml server.maxUploadSize)
+MAX_SECONDS = 30.0  # decoding stops after this many seconds of a clip
+
+
+def _setting(name: str) -> str | None:
+    value = os.environ.get(name)
+    if value:
+        return value
+    try:
+        secret = st.secrets.get(name)
+    except Exception:  # no secrets.toml: that is fine
+        secret = None
+    return str(secret) if secret else None
+
+
+def hosted() -> bool:
+    """Hosted mode: only the known checkpoints, no custom ids or local folders."""
+    return (_setting("CLAP_EXPLORER_HOSTED") or "").lower() in ("1", "true", "yes")
+
+
+def default_checkpoint() -> str:
+    """The checkpoint a new session opens on: CLAP_EXPLORER_CHECKPOINT, else the bundled one."""
+    name = _setting("CLAP_EXPLORER_CHECKPOINT") or BUNDLED
+    if hosted() and name not in {k.name for k in KNOWN_CHECKPOINTS}:
+        return BUNDLED
+    return name

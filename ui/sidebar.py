@@ -1,0 +1,86 @@
+"""The sidebar every page shares: checkpoint picker, τ in use, device, long-clip policy, model card."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from clap_core.checkpoints import KNOWN_CHECKPOINTS, known
+from clap_core.features import LONG_CLIP_POLICIES
+
+from . import state
+from .batch import resample_batch
+from .resources import get_checkpoint
+from .settings import hosted
+
+CUSTOM = "Custom hub id or local folder…"
+POLICY_HELP = {
+    "windows": "mean of the embeddings of consecutive windows",
+    "first": "the first window only",
+    "centre": "the centred window only",
+}
+
+
+def _switch_to(name: str) -> None:
+    """Load ``name``; on success make it current, on failure keep the previous one and say why."""
+    ss = st.session_state
+    name = name.strip()
+    if not name or name == ss.checkpoint:
+        return
+    entry = known(name)
+    what = f"Loading {name}" + (f" (downloads {entry.download_mb} MB on first use)" if entry and entry.download_mb else "")
+    try:
+        with st.spinner(what + "…"):
+            ck = get_checkpoint(name)
+            new_batch = resample_batch(state.batch(), ck.sampling_rate, ck.window_seconds)
+    except Exception as e:  # CheckpointError and anything else transformers raises: keep the old one
+        ss.checkpoint_error = f"Could not load {name}: {e}. Still using {ss.checkpoint}."
+        ss.ck_choice = ss.checkpoint if known(ss.checkpoint) else CUSTOM
+        return
+    ss.checkpoint, ss.checkpoint_error, ss.tau = name, None, None
+    state.set_batch(new_batch)
+
+
+def _on_pick() -> None:
+    choice = st.session_state.ck_choice
+    if choice != CUSTOM:
+        _switch_to(choice)
+
+
+def _on_custom() -> None:
+    _switch_to(st.session_state.ck_custom)
+
+
+def render() -> None:
+    """Draw the sidebar."""
+    ss = st.session_state
+    names = [k.name for k in KNOWN_CHECKPOINTS] + ([] if hosted() else [CUSTOM])
+    if "ck_choice" not in ss:
+        ss.ck_choice = ss.checkpoint if ss.checkpoint in names else CUSTOM
+    with st.sidebar:
+        st.selectbox("Checkpoint", names, key="ck_choice", on_change=_on_pick,
+                     help="bundled: the small demo model shipped with the app (offline). LAION checkpoints "
+                          "download from the Hugging Face Hub on first use.")
+        if ss.ck_choice == CUSTOM:
+            st.text_input("Hub id (owner/name) or local folder", key="ck_custom", placeholder="laion/clap-htsat-unfused")
+            st.button("Load", on_click=_on_custom, key="ck_load")
+        if ss.checkpoint_error:
+            st.error(ss.checkpoint_error)
+        ck = state.checkpoint()
+        tau_now = state.tau()
+        overridden = ss.tau is not None
+        st.metric("τ in use", f"{tau_now:.2f}", help="C = τ · E_t · E_aᵀ; τ = exp(logit_scale_a)")
+        st.caption(("set on the Loss page; " if overridden else "")
+                   + f"checkpoint's τ = exp(logit_scale_a) = {ck.tau:.2f}"
+                   + (f" (logit_scale_t gives {ck.tau_text:.2f}, unused)" if abs(ck.tau_text - ck.tau) > 1e-3 else ""))
+        st.selectbox("Clips longer than the window", LONG_CLIP_POLICIES, key="policy",
+                     format_func=lambda p: f"{p}: {POLICY_HELP[p]}")
+        entry = known(ss.checkpoint)
+        with st.expander("Model card", expanded=False):
+            st.markdown(
+                f"- **{ck.name}**\n- device: `{ck.device}`\n- parameters: {ck.n_params / 1e6:.2f} M\n"
+                f"- sampling rate: {ck.sampling_rate} Hz\n- window: {ck.window_seconds:g} s "
+                f"(shorter clips are repeated then zero-padded; longer ones: the policy above)\n"
+                f"- embedding size: {ck.embed_dim}\n- fusion: {'on (is_longer kept off)' if ck.fusion else 'off'}"
+                + (f"\n\n{entry.notes}" if entry else "")
+            )
+        st.caption(f"Device: `{ck.device}`")
