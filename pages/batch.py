@@ -33,6 +33,24 @@ def _add(files: list[tuple[str, bytes]], source: str) -> None:
     ss.messages = errors + ([f"Added {added} clip{'s' * (added != 1)}."] if added else [])
 
 
+def _add_recording(recording) -> None:
+    _add([(f"recording-{ss.record_round + 1}.wav", recording.getvalue())], "recording")
+    ss.record_round += 1
+
+
+def _add_examples(picked) -> None:
+    room = MAX_CLIPS - len(state.batch())
+    state.set_batch(state.batch() + example_items(picked[:room], ck.sampling_rate, state.next_counter(len(picked)),
+                                                  ck.window_seconds))
+    ss.messages = [f"Added {min(room, len(picked))} example clips."]
+    ss["example-pick"] = []
+
+
+def _reset_examples() -> None:
+    state.set_batch(default_batch(ck.sampling_rate, ck.window_seconds))
+    ss.messages, ss.unshuffled = ["The example batch is back."], None
+
+
 up, rec, ex = st.tabs(["Upload clips", "Record", "Examples"])
 with up:
     uploaded = st.file_uploader("Audio files — the format is read from the content, not the name",
@@ -45,26 +63,16 @@ with up:
         st.rerun()
 with rec:
     recording = st.audio_input("Record a clip with your microphone", key=f"recorder-{ss.record_round}")
-    if recording is not None and st.button("Add the recording to the batch", key="add-recording"):
-        _add([(f"recording-{ss.record_round + 1}.wav", recording.getvalue())], "recording")
-        ss.record_round += 1
-        st.rerun()
+    if recording is not None:
+        st.button("Add the recording to the batch", key="add-recording", on_click=_add_recording, args=(recording,))
 with ex:
     examples = load_examples()
     chosen = st.multiselect("Example clips", [e.name for e in examples], key="example-pick",
                             format_func=lambda n: f"{n} — {next(e.caption for e in examples if e.name == n)}")
     c1, c2 = st.columns(2)
-    if c1.button("Add the chosen examples", disabled=not chosen, key="add-examples"):
-        picked = [e for e in examples if e.name in chosen]
-        room = MAX_CLIPS - len(state.batch())
-        state.set_batch(state.batch() + example_items(picked[:room], ck.sampling_rate, state.next_counter(len(picked)),
-                                                      ck.window_seconds))
-        ss.messages = [f"Added {min(room, len(picked))} example clips."]
-        st.rerun()
-    if c2.button("Reset to the example batch", key="reset-examples"):
-        state.set_batch(default_batch(ck.sampling_rate, ck.window_seconds))
-        ss.messages, ss.unshuffled = ["The example batch is back."], None
-        st.rerun()
+    c1.button("Add the chosen examples", disabled=not chosen, key="add-examples", on_click=_add_examples,
+              args=([e for e in examples if e.name in chosen],))
+    c2.button("Reset to the example batch", key="reset-examples", on_click=_reset_examples)
     st.caption("Real recordings: freesound.org (xserra and contributors), via sms-tools, CC BY 4.0, unchanged.")
 
 for m in ss.messages:
@@ -85,7 +93,7 @@ table = pd.DataFrame({
     "channels": [it.info.channels for it in items],
 }, index=pd.RangeIndex(1, len(items) + 1, name="#"))
 edited = st.data_editor(
-    table, key="editor-" + "-".join(it.uid for it in items), width="stretch", num_rows="fixed",
+    table, key=f"editor-{ss.get('editor_version', 0)}", width="stretch", num_rows="fixed",
     disabled=["clip", "seconds", "source rate", "channels"],
     column_config={"caption": st.column_config.TextColumn("caption (edit me)", width="large"),
                    "true label": st.column_config.TextColumn(help="optional; used for zero-shot accuracy")},
@@ -95,40 +103,52 @@ labels = [str(x) if x is not None else "" for x in edited["true label"]]
 if captions != [it.caption for it in items] or labels != [it.label for it in items]:
     if any(not c.strip() for c in captions):
         st.warning("A caption is empty; it is embedded as an empty string.")
-    state.set_batch(with_edits(items, captions, labels))
+    state.set_batch(with_edits(items, captions, labels), from_editor=True)
     items = state.batch()
 
-names = [f"{i + 1}. {it.name}" for i, it in enumerate(items)]
-c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-pick = c1.selectbox("Pair", range(len(items)), format_func=lambda i: names[i], key="pair-pick")
-if c2.button("↑ Move up", disabled=pick == 0, key="move-up"):
-    state.set_batch(move(items, pick, -1))
-    st.rerun()
-if c3.button("↓ Move down", disabled=pick == len(items) - 1, key="move-down"):
-    state.set_batch(move(items, pick, +1))
-    st.rerun()
-if c4.button("Remove", key="remove-one"):
-    state.set_batch(remove(items, {items[pick].uid}))
-    ss.messages = [f"Removed {items[pick].name}."]
-    st.rerun()
+def _move(step: int) -> None:
+    state.set_batch(move(state.batch(), ss["pair-pick"], step))
+    ss["pair-pick"] = min(max(ss["pair-pick"] + step, 0), len(state.batch()) - 1)
 
-c1, c2, c3 = st.columns(3)
-if c1.button("Shuffle the captions", disabled=len(items) < 2, key="shuffle",
-             help="Every clip gets another clip's caption: the diagonal now pairs wrong captions."):
+
+def _remove() -> None:
+    gone = state.batch()[ss["pair-pick"]]
+    state.set_batch(remove(state.batch(), {gone.uid}))
+    ss.messages = [f"Removed {gone.name}."]
+    ss["pair-pick"] = 0
+
+
+def _shuffle() -> None:
     if ss.unshuffled is None:
-        ss.unshuffled = {it.uid: it.caption for it in items}
+        ss.unshuffled = {it.uid: it.caption for it in state.batch()}
     ss.shuffle_seed += 1
-    state.set_batch(shuffle_captions(items, ss.shuffle_seed))
-    st.rerun()
-if c2.button("Restore the captions", disabled=ss.unshuffled is None, key="unshuffle"):
-    keep = ss.unshuffled or {}
-    state.set_batch(with_edits(items, [keep.get(it.uid, it.caption) for it in items], [it.label for it in items]))
+    state.set_batch(shuffle_captions(state.batch(), ss.shuffle_seed))
+
+
+def _restore() -> None:
+    keep, now = ss.unshuffled or {}, state.batch()
+    state.set_batch(with_edits(now, [keep.get(it.uid, it.caption) for it in now], [it.label for it in now]))
     ss.unshuffled = None
-    st.rerun()
-if c3.button("Clear the batch", key="clear"):
+
+
+def _clear() -> None:
     state.set_batch([])
     ss.messages, ss.unshuffled = [], None
-    st.rerun()
+
+
+names = [f"{i + 1}. {it.name}" for i, it in enumerate(items)]
+if ss.get("pair-pick", 0) >= len(items):
+    ss["pair-pick"] = 0
+c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
+pick = c1.selectbox("Pair", range(len(items)), format_func=lambda i: names[i], key="pair-pick")
+c2.button("↑ Move up", disabled=pick == 0, key="move-up", on_click=_move, args=(-1,))
+c3.button("↓ Move down", disabled=pick == len(items) - 1, key="move-down", on_click=_move, args=(1,))
+c4.button("Remove", key="remove-one", on_click=_remove)
+c1, c2, c3 = st.columns(3)
+c1.button("Shuffle the captions", disabled=len(items) < 2, key="shuffle", on_click=_shuffle,
+          help="Every clip gets another clip's caption: the diagonal now pairs wrong captions.")
+c2.button("Restore the captions", disabled=ss.unshuffled is None, key="unshuffle", on_click=_restore)
+c3.button("Clear the batch", key="clear", on_click=_clear)
 
 with st.expander("Players and what preprocessing did", expanded=len(items) <= 12):
     for i, it in enumerate(items):

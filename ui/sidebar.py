@@ -46,6 +46,10 @@ def _on_pick() -> None:
         _switch_to(choice)
 
 
+def _on_policy() -> None:
+    st.session_state.policy = st.session_state.policy_widget
+
+
 def _on_custom() -> None:
     _switch_to(st.session_state.ck_custom)
 
@@ -72,8 +76,8 @@ def render() -> None:
         st.caption(("set on the Loss page; " if overridden else "")
                    + f"checkpoint's τ = exp(logit_scale_a) = {ck.tau:.2f}"
                    + (f" (logit_scale_t gives {ck.tau_text:.2f}, unused)" if abs(ck.tau_text - ck.tau) > 1e-3 else ""))
-        st.selectbox("Clips longer than the window", LONG_CLIP_POLICIES, key="policy",
-                     format_func=lambda p: f"{p}: {POLICY_HELP[p]}")
+        st.selectbox("Clips longer than the window", LONG_CLIP_POLICIES, index=LONG_CLIP_POLICIES.index(ss.policy),
+                     key="policy_widget", on_change=_on_policy, format_func=lambda p: f"{p}: {POLICY_HELP[p]}")
         entry = known(ss.checkpoint)
         with st.expander("Model card", expanded=False):
             st.markdown(

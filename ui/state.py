@@ -45,9 +45,9 @@ def require_app() -> None:
     setup. Streamlit leaves that mode once ``st.navigation`` is called; we leave it at once and rerun,
     so app.py runs and routes to the same page.
     """
-    if "batch" not in st.session_state:
-        from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.pages_manager import PagesManager
 
+    if PagesManager.uses_pages_directory or "batch" not in st.session_state:
         PagesManager.uses_pages_directory = False
         st.rerun()
 
@@ -62,9 +62,11 @@ def batch() -> list[BatchItem]:
     return st.session_state.batch
 
 
-def set_batch(items: list[BatchItem]) -> None:
-    """Replace the batch."""
+def set_batch(items: list[BatchItem], from_editor: bool = False) -> None:
+    """Replace the batch; a change not made in the table gives the table a fresh key (no stale edits)."""
     st.session_state.batch = list(items)
+    if not from_editor:
+        st.session_state.editor_version = st.session_state.get("editor_version", 0) + 1
 
 
 def next_counter(k: int = 1) -> int:

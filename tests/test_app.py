@@ -1,0 +1,155 @@
+"""AppTest per page: the real app on the real bundled checkpoint, driven through its widgets."""
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from clap_core.contrastive import contrastive
+from conftest import ROOT
+from media import all_formats
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+def open_app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(page)
+        at.run()
+        assert not at.exception, at.exception
+    return at
+
+
+def metric(at, label_start: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label_start))
+
+
+def expected_result(at, tau=None):
+    """The loss terms computed straight from clap_core for the app's current batch."""
+    from clap_core.checkpoints import load_checkpoint
+    from clap_core.embed import Embedder
+
+    items = at.session_state.batch
+    emb = Embedder(load_checkpoint("bundled", device="cpu"))
+    E_a = emb.embed_audio([it.waveform for it in items])
+    E_t = emb.embed_texts([it.caption for it in items])
+    return contrastive(E_t, E_a, tau or emb.checkpoint.tau)
+
+
+def test_first_open_has_the_example_batch():
+    at = open_app()
+    items = at.session_state.batch
+    assert len(items) == 8 and items[0].name == "demo-low-tone.flac"
+    assert any(h.value == "8 pairs" for h in at.subheader)
+    assert at.sidebar.selectbox(key="ck_choice").value == "bundled"
+    assert "Custom hub id or local folder…" in at.sidebar.selectbox(key="ck_choice").options
+
+
+def test_similarity_page_views_and_symmetry():
+    at = open_app("pages/similarity.py")
+    assert at.get("plotly_chart"), "no heatmap"
+    res = expected_result(at)
+    sym = next(m.value for m in at.markdown if m.value.startswith("**No.**"))
+    assert f"{res.loss_text:.4f}" in sym and f"{res.loss_audio:.4f}" in sym
+    radio = at.radio(key="sim_view")
+    for view in ("cosine", "P_text", "P_audio", "grad", "C"):
+        radio.set_value(view).run()
+        assert not at.exception
+    radio.set_value("P_text").run()
+    assert any("row" in i.value and "sums" in i.value and f"{res.loss_text:.4f}" in i.value for i in at.info)
+    radio.set_value("P_audio").run()
+    assert any("column" in i.value and f"{res.loss_audio:.4f}" in i.value for i in at.info)
+    at.selectbox(key="insp-caption").set_value(2).run()
+    at.selectbox(key="insp-clip").set_value(2).run()
+    assert metric(at, "C = τ·cos") == f"{res.C[2, 2]:.3f}"
+    assert len(at.get("download_button")) == 5
+
+
+def test_loss_page_and_tau_slider():
+    at = open_app("pages/loss.py")
+    res = expected_result(at)
+    assert metric(at, "ℓ_text") == f"{res.loss_text:.4f}"
+    assert metric(at, "ℓ_audio") == f"{res.loss_audio:.4f}"
+    assert metric(at, "L =") == f"{res.loss:.4f}"
+    assert metric(at, "chance") == f"{np.log(8):.4f}"
+    assert len(at.latex) >= 2 and "-\\frac{1}{N}" in at.latex[1].value
+    at.slider(key="tau_widget").set_value(5.0).run()
+    low = expected_result(at, tau=5.0)
+    assert metric(at, "L =") == f"{low.loss:.4f}" != f"{res.loss:.4f}"
+    assert metric(at, "τ in use") == "5.00"
+    hf_note = next(m.value for m in at.markdown if "return_loss=True" in m.value)
+    assert f"{low.loss:.4f}" in hf_note
+    at.button(key="tau-reset").click().run()
+    assert metric(at, "L =") == f"{res.loss:.4f}"
+
+
+def test_zero_shot_labels_accuracy_and_bad_template():
+    at = open_app("pages/zero_shot.py")
+    assert metric(at, "Top-1 accuracy").endswith("%")
+    at.text_area(key="zs-labels-Demo world (12 classes)").set_value("siren\nwhite noise\nlow tone").run()
+    assert not at.exception
+    probs = at.dataframe[0].value
+    assert list(probs.columns) == ["top label", "siren", "white noise", "low tone"]
+    np.testing.assert_allclose(probs[["siren", "white noise", "low tone"]].sum(axis=1), 1.0, atol=1e-9)
+    assert probs["top label"].iloc[5] == "siren"  # the demo siren clip
+    at.text_area(key="zs-templates").set_value("a sound without a slot").run()
+    assert any("{}" in e.value for e in at.error)
+
+
+def test_unreadable_upload_shows_its_error_and_keeps_the_batch():
+    at = open_app()
+    fmts = all_formats()
+    at.file_uploader[0].set_value([
+        ("broken.wav", b"RIFF\x00\x00\x00\x00WAVEthis is not really audio", "audio/wav"),
+        ("flute.m4a", fmts["m4a-aac"], "audio/mp4"),
+        ("notes.txt.mp3", b"just some text, not audio at all", "audio/mpeg"),
+    ]).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any(e.startswith("broken.wav: ") for e in errors), errors
+    assert any(e.startswith("notes.txt.mp3: ") and "not a recognised audio format" in e for e in errors), errors
+    items = at.session_state.batch
+    assert len(items) == 9 and items[-1].name == "flute.m4a" and items[0].name == "demo-low-tone.flac"
+
+
+def test_shuffle_restore_move_remove_clear():
+    at = open_app()
+    before = [it.caption for it in at.session_state.batch]
+    at.button(key="shuffle").click().run()
+    after = [it.caption for it in at.session_state.batch]
+    assert sorted(after) == sorted(before) and all(a != b for a, b in zip(after, before))
+    at.button(key="unshuffle").click().run()
+    assert [it.caption for it in at.session_state.batch] == before
+    at.selectbox(key="pair-pick").set_value(0).run()
+    at.button(key="move-down").click().run()
+    assert [it.name for it in at.session_state.batch][:2] == ["demo-rising-sweep.flac", "demo-low-tone.flac"]
+    at.button(key="remove-one").click().run()
+    assert len(at.session_state.batch) == 7
+    at.button(key="clear").click().run()
+    assert at.session_state.batch == []
+    at.switch_page("pages/loss.py").run()
+    assert not at.exception and any("empty" in i.value for i in at.info)
+
+
+def test_failed_checkpoint_keeps_the_previous_one(tmp_path):
+    at = open_app()
+    at.sidebar.selectbox(key="ck_choice").set_value("Custom hub id or local folder…").run()
+    at.sidebar.text_input(key="ck_custom").set_value(str(tmp_path)).run()
+    at.sidebar.button(key="ck_load").click().run()
+    assert not at.exception
+    assert at.session_state.checkpoint == "bundled"
+    assert any("no config.json" in e.value and "Still using bundled" in e.value for e in at.sidebar.error)
+    at.sidebar.selectbox(key="ck_choice").set_value("laion/clap-htsat-unfused").run()
+    assert at.session_state.checkpoint == "bundled"
+    assert any("bundled" in e.value and "laion/clap-htsat-unfused" in e.value for e in at.sidebar.error)
+    assert len(at.session_state.batch) == 8
+
+
+def test_hosted_mode_hides_custom_checkpoints(monkeypatch):
+    monkeypatch.setenv("CLAP_EXPLORER_HOSTED", "1")
+    monkeypatch.setenv("CLAP_EXPLORER_CHECKPOINT", "/some/local/folder")
+    at = open_app()
+    options = at.sidebar.selectbox(key="ck_choice").options
+    assert "Custom hub id or local folder…" not in options and at.session_state.checkpoint == "bundled"

@@ -1,0 +1,170 @@
+"""A real browser: Debian's Chromium, driven by Playwright, against `streamlit run app.py`.
+
+Uploads real clips in three formats, types a caption, switches the heatmap view, checks that the
+heatmap and the loss values appear and change, and saves screenshots (build/screenshots/)."""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import ROOT
+from media import all_formats, encode_soundfile, real_clip
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = ROOT / "build" / "screenshots"
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CLAP_EXPLORER_HOSTED": "", "CLAP_EXPLORER_CHECKPOINT": ""}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start: " + (proc.stdout.read() if proc.stdout else ""))
+    yield url
+    proc.terminate()
+    try:
+        out, _ = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    assert "Traceback" not in out, out[-3000:]
+
+
+@pytest.fixture(scope="module")
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"])
+        pg = browser.new_page(viewport={"width": 1400, "height": 2000})
+        pg.set_default_timeout(120_000)
+        yield pg
+        browser.close()
+
+
+def settle(pg, quiet: float = 1.0) -> None:
+    """Wait until the app has stopped running (no 'Running…' status) and charts are drawn."""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if pg.locator("[data-testid=stStatusWidget]").count() == 0:
+            time.sleep(quiet)
+            if pg.locator("[data-testid=stStatusWidget]").count() == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError("the app kept running for 2 minutes")
+
+
+def goto_page(pg, title: str) -> None:
+    pg.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
+    pg.locator("h1", has_text=title.split()[0]).first.wait_for()
+    settle(pg)
+
+
+def shot(pg, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def metric_value(pg, label: str) -> str:
+    m = pg.locator("[data-testid=stMetric]", has_text=label).first
+    return m.locator("[data-testid=stMetricValue]").inner_text().strip()
+
+
+def test_the_explorer_in_chromium(server, page, tmp_path):
+    pg = page
+    t0 = time.time()
+    pg.goto(server)
+    pg.get_by_text("8 pairs").wait_for()
+    settle(pg)
+    first_render = time.time() - t0
+    shot(pg, "1-batch")
+
+    # upload real clips in three formats (FLAC, MP3, M4A/AAC), encoded from the shared recordings
+    fmts = all_formats("piano.wav", 3.0)
+    data, rate = real_clip("speech-male.wav", 3.0)
+    files = {"piano.m4a": fmts["m4a-aac"], "piano.mp3": fmts["mp3"],
+             "speech.flac": encode_soundfile(data, rate, "FLAC")}
+    paths = []
+    for name, blob in files.items():
+        (tmp_path / name).write_bytes(blob)
+        paths.append(str(tmp_path / name))
+    pg.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(paths)
+    pg.get_by_text("11 pairs").wait_for()
+    settle(pg)
+    assert pg.get_by_text("Added 3 clips.").count() == 1
+
+    # type a caption into the table (a canvas grid: double-click the cell, type, Enter)
+    grid = pg.locator("[data-testid=stDataFrame]").first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    pg.mouse.click(box["x"] + 300, box["y"] + 35 + 17)  # row 1, the caption column
+    pg.keyboard.type("a deep steady hum from the basement", delay=20)  # typing replaces the cell
+    t_edit = time.time()
+    pg.keyboard.press("Enter")
+    settle(pg, 0.5)
+    edit_update = time.time() - t_edit
+    assert pg.locator("[data-testid=glide-cell-2-0]").inner_text() == "a deep steady hum from the basement"
+
+    # the heatmap shows the new caption; switch views
+    goto_page(pg, "Similarity matrix")
+    heat = pg.locator("[data-testid=stPlotlyChart]").first
+    heat.wait_for()
+    pg.locator("svg text", has_text="a deep steady hum").first.wait_for(timeout=30_000)  # the edited caption
+    shot(pg, "2-similarity-C")
+    pg.get_by_text("softmax → along each row").click()
+    pg.get_by_text("Each row (a caption) is a probability distribution", exact=False).wait_for()
+    settle(pg)
+    assert pg.locator(".gtitle", has_text="P_text").count() == 1
+    shot(pg, "3-similarity-P_text")
+    pg.get_by_text("softmax ↓ down each column").click()
+    pg.get_by_text("Each column (a clip)", exact=False).wait_for()
+    settle(pg)
+    assert pg.get_by_text("Is C symmetric?").count() == 1
+
+    # loss values appear, and change with τ
+    goto_page(pg, "Loss")
+    before = metric_value(pg, "L = ½")
+    assert re.fullmatch(r"\d+\.\d{4}", before)
+    assert metric_value(pg, "chance level") == f"{__import__('math').log(11):.4f}"
+    shot(pg, "4-loss")
+    slider = pg.locator("[data-testid=stSlider] input[type=range]").first
+    slider.focus()
+    pg.keyboard.press("Home")  # τ to its minimum, 1
+    pg.locator("[data-testid=stSliderThumbValue]", has_text="1.00").first.wait_for()
+    settle(pg)
+    after = metric_value(pg, "L = ½")
+    assert after != before, (before, after)
+
+    goto_page(pg, "Zero-shot")
+    pg.get_by_text("Top-1 accuracy").wait_for()
+    shot(pg, "5-zero-shot")
+    print(f"\nfirst render {first_render:.1f} s; caption edit → app idle {edit_update:.2f} s; "
+          f"L {before} → {after} with τ = 1")
