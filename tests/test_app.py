@@ -153,3 +153,21 @@ def test_hosted_mode_hides_custom_checkpoints(monkeypatch):
     at = open_app()
     options = at.sidebar.selectbox(key="ck_choice").options
     assert "Custom hub id or local folder…" not in options and at.session_state.checkpoint == "bundled"
+
+
+def test_a_caption_edit_embeds_one_caption_and_a_plain_rerun_embeds_nothing():
+    from ui.batch import with_edits
+    from ui.resources import get_embedder
+
+    at = open_app("pages/similarity.py")
+    stats = get_embedder("bundled").stats
+    before = (stats.audio_computed, stats.text_computed)
+    at.run()  # nothing changed
+    assert (stats.audio_computed, stats.text_computed) == before
+    items = at.session_state.batch
+    captions = [it.caption for it in items]
+    captions[3] = "an edited caption nobody has typed before"
+    at.session_state.batch = with_edits(items, captions, [it.label for it in items])
+    at.run()
+    assert not at.exception
+    assert stats.audio_computed == before[0] and stats.text_computed == before[1] + 1
