@@ -60,7 +60,7 @@ def test_path_input_names_the_file(tmp_path, formats):
 
 
 def test_decoding_stops_at_max_seconds(tmp_path):
-    data, rate = real_clip("cello-phrase.wav", None)
+    data, rate = real_clip("ocean.wav", None)
     total = len(data) / rate
     clip = decode(encode_soundfile(data, rate, "WAV", "PCM_16"), rate, max_seconds=1.5)
     assert clip.info.truncated and clip.info.seconds == pytest.approx(1.5, abs=1e-3)
