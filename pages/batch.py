@@ -62,7 +62,8 @@ with up:
         ss.upload_round += 1  # a fresh, empty uploader
         st.rerun()
 with rec:
-    recording = st.audio_input("Record a clip with your microphone", key=f"recorder-{ss.record_round}")
+    recording = st.audio_input("Record a clip with your microphone", sample_rate=48_000,
+                               key=f"recorder-{ss.record_round}")
     if recording is not None:
         st.button("Add the recording to the batch", key="add-recording", on_click=_add_recording, args=(recording,))
 with ex:

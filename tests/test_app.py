@@ -171,3 +171,16 @@ def test_a_caption_edit_embeds_one_caption_and_a_plain_rerun_embeds_nothing():
     at.run()
     assert not at.exception
     assert stats.audio_computed == before[0] and stats.text_computed == before[1] + 1
+
+
+def test_a_recording_is_added_with_its_facts():
+    from media import encode_soundfile, real_clip
+
+    at = open_app()
+    data, rate = real_clip("speech-male.wav", 2.0)
+    at.audio_input[0].set_value(("recording.wav", encode_soundfile(data, rate, "WAV", "PCM_16"), "audio/wav")).run()
+    at.button(key="add-recording").click().run()
+    assert not at.exception
+    items = at.session_state.batch
+    assert len(items) == 9 and items[-1].name == "recording-1.wav" and items[-1].source == "recording"
+    assert items[-1].info.source_rate == rate and items[-1].info.resampled

@@ -18,6 +18,7 @@ def waves(rate=48_000):
     out = []
     for name, secs in [("flute-A4.wav", 0.3), ("piano.wav", 3.0), ("rain.wav", 7.0), ("ocean.wav", None)]:
         out.append(decode(REAL / name, rate, max_seconds=secs or 10.0).waveform)
+    out.append(np.tile(out[2], 2)[:480_000])  # exactly the 10 s window
     out += [c.waveform for c in demo_world.generate(5, 3)]
     return out
 
