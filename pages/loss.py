@@ -6,17 +6,14 @@ import streamlit as st
 from clap_core.contrastive import transformers_return_loss
 from ui import state
 from ui.figures import per_item_bars, tau_range
-from ui.widgets import export_buttons
+from ui.widgets import export_buttons, stop_if_empty
 
 state.require_app()
 
 ss = st.session_state
 st.title("Loss")
 items = state.batch()
-if not items:
-    st.info("The batch is empty: add clips on the Batch page.")
-    st.page_link("pages/batch.py", label="Go to the Batch page", icon=":material/library_music:")
-    st.stop()
+stop_if_empty(items)
 
 st.latex(r"C = \tau\, E_t E_a^{\top}\qquad P^{\text{text}}_{ij} = \frac{e^{C_{ij}}}{\sum_k e^{C_{ik}}}"
          r"\qquad P^{\text{audio}}_{ij} = \frac{e^{C_{ij}}}{\sum_k e^{C_{kj}}}")

@@ -5,17 +5,14 @@ import streamlit as st
 
 from ui import state
 from ui.figures import VIEWS, heatmap
-from ui.widgets import export_buttons
+from ui.widgets import export_buttons, stop_if_empty
 
 state.require_app()
 
 st.title("Similarity matrix")
 items = state.batch()
+stop_if_empty(items)
 res = state.result()
-if res is None:
-    st.info("The batch is empty: add clips on the Batch page.")
-    st.page_link("pages/batch.py", label="Go to the Batch page", icon=":material/library_music:")
-    st.stop()
 
 st.caption(
     f"Rows are captions (text), columns are clips (audio); outlined cells are the true pairs. "

@@ -8,16 +8,14 @@ from clap_core.zeroshot import zero_shot
 from ui import state
 from ui.figures import confusion, top_k_bars
 from ui.resources import get_embedder
+from ui.widgets import stop_if_empty
 
 state.require_app()
 
 ss = st.session_state
 st.title("Zero-shot classification")
 items = state.batch()
-if not items:
-    st.info("The batch is empty: add clips on the Batch page.")
-    st.page_link("pages/batch.py", label="Go to the Batch page", icon=":material/library_music:")
-    st.stop()
+stop_if_empty(items)
 st.caption("Each label is put into the template(s) and embedded; a clip's probabilities are the softmax over labels "
            "of τ·cos(clip, label). Several templates are averaged (normalised embeddings).")
 

@@ -55,3 +55,11 @@ def export_buttons(res: ContrastiveResult, items: list[BatchItem], key: str) -> 
                             key=f"{key}-terms")
     cols[4].download_button("all.json", json.dumps(payload, indent=1).encode(), file_name="clap_batch.json",
                             mime="application/json", key=f"{key}-json")
+
+
+def stop_if_empty(items: list[BatchItem]) -> None:
+    """On an empty batch, point to the Batch page and stop this page."""
+    if not items:
+        st.info("The batch is empty: add clips on the Batch page.")
+        st.page_link("pages/batch.py", label="Go to the Batch page", icon=":material/library_music:")
+        st.stop()
