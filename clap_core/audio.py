@@ -108,55 +108,49 @@ def _read_source(source: str | os.PathLike | bytes, name: str | None) -> tuple[b
         raise AudioError(label, f"cannot be read ({e.strerror or e})") from None
 
 
-def _decode_soundfile(data: bytes, max_seconds: float) -> tuple[np.ndarray, int, float]:
+def _decode_soundfile(data: bytes, max_seconds: float) -> tuple[np.ndarray, int, float, bool]:
+    """(frames (T, C), rate, source seconds, truncated) with libsndfile, reading at most max_seconds."""
     import soundfile as sf
 
     with sf.SoundFile(io.BytesIO(data)) as f:
         rate = int(f.samplerate)
-        total = f.frames if f.frames and f.frames > 0 else None
         limit = int(round(max_seconds * rate))
+        total = f.frames if f.frames and f.frames > 0 else None  # unknown for some streams
         frames = f.read(frames=min(limit, total) if total else limit + 1, dtype="float32", always_2d=True)
-        if total is None:
-            total = frames.shape[0]
-    return frames, rate, total / rate  # (T, channels)
+    if total is None:
+        total = frames.shape[0]
+    return frames[:limit], rate, total / rate, total > limit
 
 
-def _decode_pyav(data: bytes, max_seconds: float) -> tuple[np.ndarray, int, float]:
+def _decode_pyav(data: bytes, max_seconds: float) -> tuple[np.ndarray, int, float, bool]:
+    """(frames (T, C), rate, source seconds, truncated) with FFmpeg, decoding no further than needed."""
     import av
 
     with av.open(io.BytesIO(data), mode="r") as container:
-        streams = container.streams.audio
-        if not streams:
+        if not container.streams.audio:
             raise _NoAudioStream()
-        stream = streams[0]
+        stream = container.streams.audio[0]
         rate = int(stream.codec_context.sample_rate or stream.rate or 0)
-        channels = int(stream.codec_context.channels or 0) if hasattr(stream.codec_context, "channels") else 0
-        limit = int(round(max_seconds * rate)) if rate else None
         chunks: list[np.ndarray] = []
         n = 0
         for frame in container.decode(stream):
-            arr = frame.to_ndarray()  # (channels, t) planar or (1, t*channels) packed
-            fmt = frame.format
-            ch = len(frame.layout.channels)
-            if not fmt.is_planar:
-                arr = arr.reshape(-1, ch).T
-            arr = _to_float32(arr)
+            arr = frame.to_ndarray()  # planar: (C, t); packed: (1, t·C)
+            if not frame.format.is_planar:
+                arr = arr.reshape(-1, len(frame.layout.channels)).T
             rate = rate or int(frame.sample_rate)
-            chunks.append(arr.T)  # (t, ch)
+            chunks.append(_to_float32(arr).T)  # (t, C)
             n += arr.shape[1]
-            if limit is None:
-                limit = int(round(max_seconds * rate))
-            if n > limit:
+            if n > max_seconds * rate:
                 break
-        duration = float(stream.duration * stream.time_base) if stream.duration else None
-        if duration is None and container.duration:
-            duration = container.duration / 1_000_000
+        known = float(stream.duration * stream.time_base) if stream.duration else None
+        if known is None and container.duration:
+            known = container.duration / 1_000_000
     if not chunks:
-        return np.zeros((0, max(channels, 1)), np.float32), rate, 0.0
-    frames = np.concatenate(chunks, axis=0)
-    if duration is None or n <= limit:
-        duration = max(duration or 0.0, frames.shape[0] / rate) if n > limit else frames.shape[0] / rate
-    return frames[:limit], rate, duration
+        return np.zeros((0, 1), np.float32), rate, 0.0, False
+    limit = int(round(max_seconds * rate))
+    truncated = n > limit
+    seconds = max(known or 0.0, n / rate) if truncated else n / rate
+    return np.concatenate(chunks, axis=0)[:limit], rate, seconds, truncated
 
 
 def _to_float32(arr: np.ndarray) -> np.ndarray:
@@ -205,18 +199,18 @@ def decode(
     other = _non_audio_kind(data[:8]) if container == "unknown" else None
     if other:
         raise AudioError(label, f"not audio: the content is {other}")
-    frames = rate = duration = None
+    frames = rate = duration = truncated = None
     decoder = ""
     errors: list[str] = []
     if container in ("wav", "flac", "ogg", "mp3", "aiff"):
         try:
-            frames, rate, duration = _decode_soundfile(data, max_seconds)
+            frames, rate, duration, truncated = _decode_soundfile(data, max_seconds)
             decoder = "soundfile"
         except Exception as e:  # libsndfile refuses: fall back to FFmpeg below
             errors.append(str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__)
     if frames is None:
         try:
-            frames, rate, duration = _decode_pyav(data, max_seconds)
+            frames, rate, duration, truncated = _decode_pyav(data, max_seconds)
             decoder = "pyav"
         except _NoAudioStream:
             if container == "unknown":
@@ -234,8 +228,6 @@ def decode(
     if not np.all(np.isfinite(frames)):
         raise AudioError(label, "contains NaN or infinite sample values")
     channels = int(frames.shape[1])
-    truncated = duration > max_seconds + 1e-6 or frames.shape[0] >= int(round(max_seconds * rate))
-    truncated = truncated and duration > max_seconds - 1.0 / rate
     mono = frames.mean(axis=1, dtype=np.float32) if channels > 1 else frames[:, 0]
     wave = resample(np.ascontiguousarray(mono, dtype=np.float32), rate, target_rate)
     peak = float(np.max(np.abs(wave))) if wave.size else 0.0
