@@ -13,11 +13,7 @@ from .resources import get_checkpoint
 from .settings import hosted
 
 CUSTOM = "Custom hub id or local folder…"
-POLICY_HELP = {
-    "windows": "mean of the embeddings of consecutive windows",
-    "first": "the first window only",
-    "centre": "the centred window only",
-}
+POLICY_LABEL = {"windows": "average all windows", "first": "first window only", "centre": "centre window only"}
 
 
 def _switch_to(name: str) -> None:
@@ -77,7 +73,9 @@ def render() -> None:
                    + f"checkpoint's τ = exp(logit_scale_a) = {ck.tau:.2f}"
                    + (f" (logit_scale_t gives {ck.tau_text:.2f}, unused)" if abs(ck.tau_text - ck.tau) > 1e-3 else ""))
         st.selectbox("Clips longer than the window", LONG_CLIP_POLICIES, index=LONG_CLIP_POLICIES.index(ss.policy),
-                     key="policy_widget", on_change=_on_policy, format_func=lambda p: f"{p}: {POLICY_HELP[p]}")
+                     key="policy_widget", on_change=_on_policy, format_func=POLICY_LABEL.get,
+                     help="A clip longer than the model's window (10 s for LAION) is cut into windows: average "
+                          "their embeddings, or use only the first or the centred one. No random crops.")
         entry = known(ss.checkpoint)
         with st.expander("Model card", expanded=False):
             st.markdown(
