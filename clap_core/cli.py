@@ -72,7 +72,7 @@ def _clip_record(clip, ck, policy: str) -> dict:
 
 
 def _emit(args, payload: dict, text: str) -> None:
-    print(json.dumps(payload, indent=None if args.json else 2) if args.json else text)
+    print(json.dumps(payload) if args.json else text)
 
 
 def cmd_batch(args) -> int:
@@ -210,11 +210,8 @@ def cmd_demo_world(args) -> int:
 
 
 def cmd_train_demo(args) -> int:
-    import torch
-
     from .training import TrainConfig, train_demo
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     cfg = TrainConfig(seed=args.seed, **({"steps": args.steps} if args.steps else {}))
     report = train_demo(args.out, cfg, log=lambda m: print(m, file=sys.stderr))
     _emit(args, report, json.dumps(report, indent=2))
