@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,21 +175,35 @@ def _offline_message(name: str) -> str:
     )
 
 
-def load_checkpoint(name: str = BUNDLED, device: str | None = None) -> LoadedCheckpoint:
-    """Load a CLAP checkpoint by ``bundled``, hub id or folder; eval mode, on CUDA when present."""
+def load_checkpoint(name: str = BUNDLED, device: str | None = None,
+                    on_step: Callable[[str], None] | None = None) -> LoadedCheckpoint:
+    """Load a CLAP checkpoint by ``bundled``, hub id or folder; eval mode, on CUDA when present.
+
+    ``on_step`` is told each stage as it starts (for a progress display)."""
+    step = on_step or (lambda _msg: None)
     source, is_local = resolve(name)
     _check_is_clap(source, is_local)
     import torch
-    from transformers import ClapModel, ClapProcessor
+    from transformers import AutoConfig, ClapModel, ClapProcessor
 
     kwargs: dict[str, Any] = {"trust_remote_code": False}
     if is_local:
         kwargs["local_files_only"] = True
     elif not _in_hub_cache(source) and (offline_mode() or not hub_reachable()):
         raise CheckpointError(_offline_message(name))  # fail fast instead of minutes of retries
+    entry = known(name)
     try:
+        step("reading the configuration" + ("" if is_local else " from the Hugging Face Hub"))
+        config = AutoConfig.from_pretrained(source, **kwargs)
+        if config.model_type != "clap":
+            raise CheckpointError(f"{name!r} is a {config.model_type!r} model, not a CLAP checkpoint")
+        step("loading the tokenizer and feature extractor")
         processor = ClapProcessor.from_pretrained(source, **kwargs)
+        size = f" ({entry.download_mb} MB the first time)" if entry and entry.download_mb and not is_local else ""
+        step("loading the weights" + (f": downloading{size}" if not is_local and not _in_hub_cache(source, weights=True) else ""))
         model = ClapModel.from_pretrained(source, **kwargs)
+    except CheckpointError:
+        raise
     except Exception as e:  # hub and file errors come in many types; name the cause plainly
         if not is_local and not _in_hub_cache(source) and (offline_mode() or not hub_reachable()):
             raise CheckpointError(_offline_message(name)) from None
@@ -197,6 +212,7 @@ def load_checkpoint(name: str = BUNDLED, device: str | None = None) -> LoadedChe
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{name!r} could not be loaded as a CLAP checkpoint: {first}") from None
     dev = pick_device(device)
+    step(f"moving the model to {dev}")
     model = model.to(dev).eval()
     fe = processor.feature_extractor
     return LoadedCheckpoint(
@@ -217,11 +233,13 @@ def load_checkpoint(name: str = BUNDLED, device: str | None = None) -> LoadedChe
     )
 
 
-def _in_hub_cache(repo_id: str) -> bool:
+def _in_hub_cache(repo_id: str, weights: bool = False) -> bool:
+    """Whether the hub cache holds the repo's config (or, with ``weights``, its weights file)."""
     try:
         from huggingface_hub import try_to_load_from_cache
 
-        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+        files = ("model.safetensors", "pytorch_model.bin") if weights else ("config.json",)
+        return any(isinstance(try_to_load_from_cache(repo_id, f), str) for f in files)
     except Exception:
         return False
 

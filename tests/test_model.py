@@ -31,7 +31,10 @@ def test_bundled_loads_offline(bundled):
 
 
 def test_tiny_random_checkpoint_loads_by_path(tiny_checkpoint):
-    ck = load_checkpoint(str(tiny_checkpoint), device="cpu")
+    steps = []
+    ck = load_checkpoint(str(tiny_checkpoint), device="cpu", on_step=steps.append)
+    assert steps == ["reading the configuration", "loading the tokenizer and feature extractor",
+                     "loading the weights", "moving the model to cpu"]
     assert ck.fusion and ck.truncation == "fusion" and ck.embed_dim == 16
     assert ck.tau == pytest.approx(1 / 0.07, rel=1e-5)
     e = Embedder(ck).embed_audio(waves()[:2])
@@ -131,6 +134,12 @@ def test_cached_arrays_are_read_only(bundled):
 def test_not_a_clap_folder(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(CheckpointError, match="not a CLAP checkpoint"):
+        load_checkpoint(str(tmp_path))
+
+
+def test_clap_config_without_weights(tiny_checkpoint, tmp_path):
+    (tmp_path / "config.json").write_bytes((tiny_checkpoint / "config.json").read_bytes())
+    with pytest.raises(CheckpointError, match="could not be loaded as a CLAP checkpoint"):
         load_checkpoint(str(tmp_path))
 
 

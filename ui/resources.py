@@ -9,9 +9,11 @@ from clap_core.embed import Embedder
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def get_checkpoint(name: str) -> LoadedCheckpoint:
-    """Load a checkpoint once per process (failures are not cached, so a retry tries again)."""
-    return load_checkpoint(name)
+def get_checkpoint(name: str, _on_step=None) -> LoadedCheckpoint:
+    """Load a checkpoint once per process (failures are not cached, so a retry tries again).
+
+    ``_on_step`` (not part of the cache key) hears each loading stage."""
+    return load_checkpoint(name, on_step=_on_step)
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)

@@ -22,12 +22,12 @@ def _switch_to(name: str) -> None:
     name = name.strip()
     if not name or name == ss.checkpoint:
         return
-    entry = known(name)
-    what = f"Loading {name}" + (f" (downloads {entry.download_mb} MB on first use)" if entry and entry.download_mb else "")
     try:
-        with st.spinner(what + "…"):
-            ck = get_checkpoint(name)
+        with st.status(f"Loading {name}…", expanded=True) as status:
+            ck = get_checkpoint(name, _on_step=lambda msg: status.write(msg.capitalize() + "…"))
+            status.write("Re-reading the batch at the model's sampling rate…")
             new_batch = resample_batch(state.batch(), ck.sampling_rate, ck.window_seconds)
+            status.update(label=f"Loaded {name}", state="complete", expanded=False)
     except Exception as e:  # CheckpointError and anything else transformers raises: keep the old one
         ss.checkpoint_error = f"Could not load {name}: {e}. Still using {ss.checkpoint}."
         ss.ck_choice = ss.checkpoint if known(ss.checkpoint) else CUSTOM
