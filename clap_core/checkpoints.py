@@ -170,8 +170,8 @@ def _check_is_clap(source: str, is_local: bool) -> None:
 def _offline_message(name: str) -> str:
     return (
         f"cannot download {name!r}: the Hugging Face Hub is not reachable (offline, or "
-        "HF_HUB_OFFLINE is set) and it is not in the local cache. Use --checkpoint bundled, or a "
-        "local folder holding a checkpoint saved with save_pretrained."
+        "HF_HUB_OFFLINE is set) and it is not in the local cache. Use the bundled checkpoint ('bundled'), "
+        "or a local folder holding a checkpoint saved with save_pretrained"
     )
 
 

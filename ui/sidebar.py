@@ -22,14 +22,15 @@ def _switch_to(name: str) -> None:
     name = name.strip()
     if not name or name == ss.checkpoint:
         return
+    status = st.status(f"Loading {name}…", expanded=True)
     try:
-        with st.status(f"Loading {name}…", expanded=True) as status:
-            ck = get_checkpoint(name, _on_step=lambda msg: status.write(msg.capitalize() + "…"))
-            status.write("Re-reading the batch at the model's sampling rate…")
-            new_batch = resample_batch(state.batch(), ck.sampling_rate, ck.window_seconds)
-            status.update(label=f"Loaded {name}", state="complete", expanded=False)
+        ck = get_checkpoint(name, _on_step=lambda msg: status.write(msg.capitalize() + "…"))
+        status.write("Re-reading the batch at the model's sampling rate…")
+        new_batch = resample_batch(state.batch(), ck.sampling_rate, ck.window_seconds)
+        status.update(label=f"Loaded {name}", state="complete", expanded=False)
     except Exception as e:  # CheckpointError and anything else transformers raises: keep the old one
-        ss.checkpoint_error = f"Could not load {name}: {e}. Still using {ss.checkpoint}."
+        status.update(label=f"Could not load {name}", state="error", expanded=False)
+        ss.checkpoint_error = f"Could not load {name}: {str(e).rstrip('.')}. Still using {ss.checkpoint}."
         ss.ck_choice = ss.checkpoint if known(ss.checkpoint) else CUSTOM
         return
     ss.checkpoint, ss.checkpoint_error, ss.tau = name, None, None
