@@ -184,3 +184,15 @@ def test_a_recording_is_added_with_its_facts():
     items = at.session_state.batch
     assert len(items) == 9 and items[-1].name == "recording-1.wav" and items[-1].source == "recording"
     assert items[-1].info.source_rate == rate and items[-1].info.resampled
+
+
+def test_switching_to_a_local_checkpoint_keeps_the_batch(tiny_checkpoint):
+    at = open_app("pages/loss.py")
+    at.sidebar.selectbox(key="ck_choice").set_value("Custom hub id or local folder…").run()
+    at.sidebar.text_input(key="ck_custom").set_value(str(tiny_checkpoint)).run()
+    at.sidebar.button(key="ck_load").click().run()
+    assert not at.exception
+    assert at.session_state.checkpoint == str(tiny_checkpoint) and len(at.session_state.batch) == 8
+    assert metric(at, "τ in use") == f"{1 / 0.07:.2f}"
+    assert not at.sidebar.error
+    assert metric(at, "L =") != ""

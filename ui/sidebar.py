@@ -24,7 +24,7 @@ def _switch_to(name: str) -> None:
         return
     status = st.status(f"Loading {name}…", expanded=True)
     try:
-        ck = get_checkpoint(name, _on_step=lambda msg: status.write(msg.capitalize() + "…"))
+        ck = get_checkpoint(name, on_step=lambda msg: status.write(msg.capitalize() + "…"))
         status.write("Re-reading the batch at the model's sampling rate…")
         new_batch = resample_batch(state.batch(), ck.sampling_rate, ck.window_seconds)
         status.update(label=f"Loaded {name}", state="complete", expanded=False)
