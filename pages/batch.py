@@ -30,7 +30,7 @@ def _add(files: list[tuple[str, bytes]], source: str) -> None:
                               window_seconds=ck.window_seconds)
     added = len(items) - len(state.batch())
     state.set_batch(items)
-    ss.messages = errors + ([f"Added {added} clip{'s' * (added != 1)}."] if added else [])
+    ss.messages = [("error", e) for e in errors] + ([("ok", f"Added {added} clip{'s' * (added != 1)}.")] if added else [])
 
 
 def _add_recording(recording) -> None:
@@ -42,13 +42,13 @@ def _add_examples(picked) -> None:
     room = MAX_CLIPS - len(state.batch())
     state.set_batch(state.batch() + example_items(picked[:room], ck.sampling_rate, state.next_counter(len(picked)),
                                                   ck.window_seconds))
-    ss.messages = [f"Added {min(room, len(picked))} example clips."]
+    ss.messages = [("ok", f"Added {min(room, len(picked))} example clips.")]
     ss["example-pick"] = []
 
 
 def _reset_examples() -> None:
     state.set_batch(default_batch(ck.sampling_rate, ck.window_seconds))
-    ss.messages, ss.unshuffled = ["The example batch is back."], None
+    ss.messages, ss.unshuffled = [("ok", "The example batch is back.")], None
 
 
 up, rec, ex = st.tabs(["Upload clips", "Record", "Examples"])
@@ -76,8 +76,8 @@ with ex:
     c2.button("Reset to the example batch", key="reset-examples", on_click=_reset_examples)
     st.caption("Real recordings: freesound.org (xserra and contributors), via sms-tools, CC BY 4.0, unchanged.")
 
-for m in ss.messages:
-    (st.success if m.startswith(("Added", "The example")) else st.error)(m)
+for kind, text in ss.messages:
+    (st.success if kind == "ok" else st.error)(text)
 
 items = state.batch()
 if not items:
@@ -115,7 +115,7 @@ def _move(step: int) -> None:
 def _remove() -> None:
     gone = state.batch()[ss["pair-pick"]]
     state.set_batch(remove(state.batch(), {gone.uid}))
-    ss.messages = [f"Removed {gone.name}."]
+    ss.messages = [("ok", f"Removed {gone.name}.")]
     ss["pair-pick"] = 0
 
 

@@ -23,7 +23,7 @@ def init() -> None:
         ss.policy = DEFAULT_POLICY
         ss.tau = None  # None: the checkpoint's own τ
         ss.counter = 1000  # makes uids unique across additions
-        ss.messages = []  # errors and notes from the last additions
+        ss.messages = []  # ("ok" or "error", text) from the last batch action
         ss.seen_uploads = set()
         ss.shuffle_seed = 0
         ss.unshuffled = None  # captions before the first shuffle
