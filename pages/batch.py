@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from clap_core.examples import load_examples
-from ui import state
-from ui.batch import add_files, default_batch, example_items, move, remove, shuffle_captions, with_edits
+from ui import actions, state
+from ui.batch import with_edits
 from ui.settings import MAX_CLIPS, MAX_FILE_MB, MAX_SECONDS
 from ui.widgets import clip_facts
 
@@ -24,33 +24,6 @@ st.caption(
 )
 
 
-def _add(files: list[tuple[str, bytes]], source: str) -> None:
-    items, errors = add_files(state.batch(), files, ck.sampling_rate, source=source, max_clips=MAX_CLIPS,
-                              start_counter=state.next_counter(len(files)), max_seconds=MAX_SECONDS,
-                              window_seconds=ck.window_seconds)
-    added = len(items) - len(state.batch())
-    state.set_batch(items)
-    ss.messages = [("error", e) for e in errors] + ([("ok", f"Added {added} clip{'s' * (added != 1)}.")] if added else [])
-
-
-def _add_recording(recording) -> None:
-    _add([(f"recording-{ss.record_round + 1}.wav", recording.getvalue())], "recording")
-    ss.record_round += 1
-
-
-def _add_examples(picked) -> None:
-    room = MAX_CLIPS - len(state.batch())
-    state.set_batch(state.batch() + example_items(picked[:room], ck.sampling_rate, state.next_counter(len(picked)),
-                                                  ck.window_seconds))
-    ss.messages = [("ok", f"Added {min(room, len(picked))} example clips.")]
-    ss["example-pick"] = []
-
-
-def _reset_examples() -> None:
-    state.set_batch(default_batch(ck.sampling_rate, ck.window_seconds))
-    ss.messages, ss.unshuffled = [("ok", "The example batch is back.")], None
-
-
 up, rec, ex = st.tabs(["Upload clips", "Record", "Examples"])
 with up:
     uploaded = st.file_uploader("Audio files — the format is read from the content, not the name",
@@ -58,22 +31,22 @@ with up:
     fresh = [f for f in uploaded or [] if f.file_id not in ss.seen_uploads]
     if fresh:
         ss.seen_uploads.update(f.file_id for f in fresh)
-        _add([(f.name, f.getvalue()) for f in fresh], "upload")
+        actions.add([(f.name, f.getvalue()) for f in fresh], "upload")
         ss.upload_round += 1  # a fresh, empty uploader
         st.rerun()
 with rec:
     recording = st.audio_input("Record a clip with your microphone", sample_rate=48_000,
                                key=f"recorder-{ss.record_round}")
     if recording is not None:
-        st.button("Add the recording to the batch", key="add-recording", on_click=_add_recording, args=(recording,))
+        st.button("Add the recording to the batch", key="add-recording", on_click=actions.add_recording, args=(recording,))
 with ex:
     examples = load_examples()
     chosen = st.multiselect("Example clips", [e.name for e in examples], key="example-pick",
                             format_func=lambda n: f"{n} — {next(e.caption for e in examples if e.name == n)}")
     c1, c2 = st.columns(2)
-    c1.button("Add the chosen examples", disabled=not chosen, key="add-examples", on_click=_add_examples,
+    c1.button("Add the chosen examples", disabled=not chosen, key="add-examples", on_click=actions.add_examples,
               args=([e for e in examples if e.name in chosen],))
-    c2.button("Reset to the example batch", key="reset-examples", on_click=_reset_examples)
+    c2.button("Reset to the example batch", key="reset-examples", on_click=actions.reset_examples)
     st.caption("Real recordings: freesound.org (xserra and contributors), via sms-tools, CC BY 4.0, unchanged.")
 
 for kind, text in ss.messages:
@@ -107,49 +80,20 @@ if captions != [it.caption for it in items] or labels != [it.label for it in ite
     state.set_batch(with_edits(items, captions, labels), from_editor=True)
     items = state.batch()
 
-def _move(step: int) -> None:
-    state.set_batch(move(state.batch(), ss["pair-pick"], step))
-    ss["pair-pick"] = min(max(ss["pair-pick"] + step, 0), len(state.batch()) - 1)
-
-
-def _remove() -> None:
-    gone = state.batch()[ss["pair-pick"]]
-    state.set_batch(remove(state.batch(), {gone.uid}))
-    ss.messages = [("ok", f"Removed {gone.name}.")]
-    ss["pair-pick"] = 0
-
-
-def _shuffle() -> None:
-    if ss.unshuffled is None:
-        ss.unshuffled = {it.uid: it.caption for it in state.batch()}
-    ss.shuffle_seed += 1
-    state.set_batch(shuffle_captions(state.batch(), ss.shuffle_seed))
-
-
-def _restore() -> None:
-    keep, now = ss.unshuffled or {}, state.batch()
-    state.set_batch(with_edits(now, [keep.get(it.uid, it.caption) for it in now], [it.label for it in now]))
-    ss.unshuffled = None
-
-
-def _clear() -> None:
-    state.set_batch([])
-    ss.messages, ss.unshuffled = [], None
-
 
 names = [f"{i + 1}. {it.name}" for i, it in enumerate(items)]
 if ss.get("pair-pick", 0) >= len(items):
     ss["pair-pick"] = 0
 c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
 pick = c1.selectbox("Pair", range(len(items)), format_func=lambda i: names[i], key="pair-pick")
-c2.button("↑ Move up", disabled=pick == 0, key="move-up", on_click=_move, args=(-1,))
-c3.button("↓ Move down", disabled=pick == len(items) - 1, key="move-down", on_click=_move, args=(1,))
-c4.button("Remove", key="remove-one", on_click=_remove)
+c2.button("↑ Move up", disabled=pick == 0, key="move-up", on_click=actions.move_picked, args=(-1,))
+c3.button("↓ Move down", disabled=pick == len(items) - 1, key="move-down", on_click=actions.move_picked, args=(1,))
+c4.button("Remove", key="remove-one", on_click=actions.remove_picked)
 c1, c2, c3 = st.columns(3)
-c1.button("Shuffle the captions", disabled=len(items) < 2, key="shuffle", on_click=_shuffle,
+c1.button("Shuffle the captions", disabled=len(items) < 2, key="shuffle", on_click=actions.shuffle,
           help="Every clip gets another clip's caption: the diagonal now pairs wrong captions.")
-c2.button("Restore the captions", disabled=ss.unshuffled is None, key="unshuffle", on_click=_restore)
-c3.button("Clear the batch", key="clear", on_click=_clear)
+c2.button("Restore the captions", disabled=ss.unshuffled is None, key="unshuffle", on_click=actions.restore)
+c3.button("Clear the batch", key="clear", on_click=actions.clear)
 
 with st.expander("Players and what preprocessing did", expanded=len(items) <= 12):
     for i, it in enumerate(items):
