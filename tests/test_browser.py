@@ -124,12 +124,15 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
     settle(pg)
     assert pg.get_by_text("Added 3 clips.").count() == 1
 
-    # type a caption into the table (a canvas grid: double-click the cell, type, Enter)
+    # type a caption into the table (a canvas grid: double-click the cell to open its editor)
     grid = pg.locator("[data-testid=stDataFrame]").first
     grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
-    pg.mouse.click(box["x"] + 300, box["y"] + 35 + 17)  # row 1, the caption column
-    pg.keyboard.type("a deep steady hum from the basement", delay=20)  # typing replaces the cell
+    pg.mouse.dblclick(box["x"] + 300, box["y"] + 35 + 17)  # row 1, the caption column
+    editor = pg.locator("textarea").first
+    editor.wait_for()
+    assert editor.input_value() == "a low humming tone that does not change"
+    editor.fill("a deep steady hum from the basement")
     t_edit = time.time()
     pg.keyboard.press("Enter")
     settle(pg, 0.5)
