@@ -3,6 +3,7 @@
 Uploads real clips in three formats, types a caption, switches the heatmap view, checks that the
 heatmap and the loss values appear and change, and saves screenshots (build/screenshots/)."""
 
+import contextlib
 import math
 import os
 import re
@@ -31,8 +32,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+@contextlib.contextmanager
+def streamlit_server():
+    """A fresh `streamlit run app.py` process; yields its URL; fails the test on a traceback in its log."""
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "CLAP_EXPLORER_HOSTED": "", "CLAP_EXPLORER_CHECKPOINT": ""}
     proc = subprocess.Popen(
@@ -49,14 +51,22 @@ def server():
     else:
         proc.kill()
         pytest.fail("streamlit did not start: " + (proc.stdout.read() if proc.stdout else ""))
-    yield url
-    proc.terminate()
     try:
-        out, _ = proc.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            out, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
     assert "Traceback" not in out, out[-3000:]
+
+
+@pytest.fixture(scope="module")
+def server():
+    with streamlit_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +185,14 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
 
     print(f"\nfirst render {first_render:.1f} s; caption edit → app idle {edit_update:.2f} s; "
           f"L {before} → {after} with τ = 1")
+
+
+def test_a_deep_link_into_a_fresh_server_opens_that_page(page):
+    """The first session of a new process, opened on /loss, gets the app's navigation and sidebar."""
+    with streamlit_server() as url:
+        page.goto(url + "/loss")
+        page.get_by_text("chance level log N").wait_for()
+        settle(page)
+        assert page.locator("[data-testid=stSidebarNav] a", has_text="Similarity matrix").count() == 1
+        assert page.get_by_text("τ in use").count() == 1
+        assert page.locator("h1", has_text="Loss").count() == 1
