@@ -136,8 +136,8 @@ def test_shuffle_restore_move_remove_clear():
 def test_failed_checkpoint_keeps_the_previous_one(tmp_path):
     at = open_app()
     at.sidebar.selectbox(key="ck_choice").set_value("Custom hub id or local folder…").run()
-    at.sidebar.text_input(key="ck_custom").set_value(str(tmp_path)).run()
-    at.sidebar.button(key="ck_load").click().run()
+    at.sidebar.text_input(key="ck_custom").set_value(str(tmp_path))
+    at.sidebar.button(key="ck_load").click().run()  # a form: the value and the click arrive together
     assert not at.exception
     assert at.session_state.checkpoint == "bundled"
     assert any("no config.json" in e.value and "Still using bundled" in e.value for e in at.sidebar.error)
@@ -189,7 +189,7 @@ def test_a_recording_is_added_with_its_facts():
 def test_switching_to_a_local_checkpoint_keeps_the_batch(tiny_checkpoint):
     at = open_app("pages/loss.py")
     at.sidebar.selectbox(key="ck_choice").set_value("Custom hub id or local folder…").run()
-    at.sidebar.text_input(key="ck_custom").set_value(str(tiny_checkpoint)).run()
+    at.sidebar.text_input(key="ck_custom").set_value(str(tiny_checkpoint))
     at.sidebar.button(key="ck_load").click().run()
     assert not at.exception
     assert at.session_state.checkpoint == str(tiny_checkpoint) and len(at.session_state.batch) == 8

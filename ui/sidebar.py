@@ -62,8 +62,10 @@ def render() -> None:
                      help="bundled: the small demo model shipped with the app (offline). LAION checkpoints "
                           "download from the Hugging Face Hub on first use.")
         if ss.ck_choice == CUSTOM:
-            st.text_input("Hub id (owner/name) or local folder", key="ck_custom", placeholder="laion/clap-htsat-unfused")
-            st.button("Load", on_click=_on_custom, key="ck_load")
+            with st.form("custom-checkpoint", border=False):  # the typed value and the click arrive together
+                st.text_input("Hub id (owner/name) or local folder", key="ck_custom",
+                              placeholder="laion/clap-htsat-unfused")
+                st.form_submit_button("Load", on_click=_on_custom, key="ck_load")
         if ss.checkpoint_error:
             st.error(ss.checkpoint_error)
         ck = state.checkpoint()
