@@ -21,7 +21,8 @@ st.caption("Each label is put into the template(s) and embedded; a clip's probab
 
 BATCH = "Labels of this batch"
 choices = list(PRESETS) + [BATCH]
-preset = st.selectbox("Label preset", choices, key="zs-preset")
+preset = st.selectbox("Label preset", choices, index=0 if ss.checkpoint == "bundled" else 1, key="zs-preset",
+                      help="The bundled model knows only the demo world; LAION checkpoints are benchmarked on ESC-50's 50 classes.")
 batch_labels = list(dict.fromkeys(it.label for it in items if it.label))
 default = PRESETS.get(preset, tuple(batch_labels))
 c1, c2 = st.columns([3, 2])
