@@ -93,13 +93,17 @@ def _non_audio_kind(head: bytes) -> str | None:
     return next((kind for magic, kind in _NON_AUDIO.items() if head.startswith(magic)), None)
 
 
-def _read_source(source: str | os.PathLike | bytes, name: str | None) -> tuple[bytes, str]:
+def _open_source(source: str | os.PathLike | bytes, name: str | None) -> tuple[str | bytes, str, int, bytes]:
+    """(path or bytes, label, size, first 16 bytes). A path is not read whole: the decoders stream it."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source), name or "<bytes>"
+        data = bytes(source)
+        return data, name or "<bytes>", len(data), data[:16]
     path = Path(source)
     label = name or path.name
     try:
-        return path.read_bytes(), label
+        with path.open("rb") as f:
+            head = f.read(16)
+        return str(path), label, path.stat().st_size, head
     except FileNotFoundError:
         raise AudioError(label, "file not found") from None
     except IsADirectoryError:
@@ -108,11 +112,16 @@ def _read_source(source: str | os.PathLike | bytes, name: str | None) -> tuple[b
         raise AudioError(label, f"cannot be read ({e.strerror or e})") from None
 
 
-def _decode_soundfile(data: bytes, max_seconds: float) -> tuple[np.ndarray, int, float, bool]:
+def _stream(src: str | bytes):
+    """What soundfile and PyAV open: a path as is, bytes as an in-memory file."""
+    return io.BytesIO(src) if isinstance(src, bytes) else src
+
+
+def _decode_soundfile(src: str | bytes, max_seconds: float) -> tuple[np.ndarray, int, float, bool]:
     """(frames (T, C), rate, source seconds, truncated) with libsndfile, reading at most max_seconds."""
     import soundfile as sf
 
-    with sf.SoundFile(io.BytesIO(data)) as f:
+    with sf.SoundFile(_stream(src)) as f:
         rate = int(f.samplerate)
         limit = int(round(max_seconds * rate))
         total = f.frames if f.frames and f.frames > 0 else None  # unknown for some streams
@@ -122,11 +131,11 @@ def _decode_soundfile(data: bytes, max_seconds: float) -> tuple[np.ndarray, int,
     return frames[:limit], rate, total / rate, total > limit
 
 
-def _decode_pyav(data: bytes, max_seconds: float) -> tuple[np.ndarray, int, float, bool]:
+def _decode_pyav(src: str | bytes, max_seconds: float) -> tuple[np.ndarray, int, float, bool]:
     """(frames (T, C), rate, source seconds, truncated) with FFmpeg, decoding no further than needed."""
     import av
 
-    with av.open(io.BytesIO(data), mode="r") as container:
+    with av.open(_stream(src), mode="r") as container:
         if not container.streams.audio:
             raise _NoAudioStream()
         stream = container.streams.audio[0]
@@ -192,11 +201,11 @@ def decode(
 
     ``window_seconds`` (the checkpoint's input length) only adds warnings about padding/cropping.
     """
-    data, label = _read_source(source, name)
-    if len(data) == 0:
+    src, label, size, head = _open_source(source, name)
+    if size == 0:
         raise AudioError(label, "the file is empty (0 bytes)")
-    container = sniff_container(data[:16])
-    other = _non_audio_kind(data[:8]) if container == "unknown" else None
+    container = sniff_container(head)
+    other = _non_audio_kind(head[:8]) if container == "unknown" else None
     if other:
         raise AudioError(label, f"not audio: the content is {other}")
     frames = rate = duration = truncated = None
@@ -204,13 +213,13 @@ def decode(
     errors: list[str] = []
     if container in ("wav", "flac", "ogg", "mp3", "aiff"):
         try:
-            frames, rate, duration, truncated = _decode_soundfile(data, max_seconds)
+            frames, rate, duration, truncated = _decode_soundfile(src, max_seconds)
             decoder = "soundfile"
         except Exception as e:  # libsndfile refuses: fall back to FFmpeg below
             errors.append(str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__)
     if frames is None:
         try:
-            frames, rate, duration, truncated = _decode_pyav(data, max_seconds)
+            frames, rate, duration, truncated = _decode_pyav(src, max_seconds)
             decoder = "pyav"
         except _NoAudioStream:
             if container == "unknown":

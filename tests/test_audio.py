@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from clap_core.audio import AudioError, decode, sniff_container
-from media import encode_pyav, encode_soundfile, real_clip
+from media import encode_pyav, encode_soundfile, real_clip, resample_to
 
 EXPECTED_CONTAINER = {
     "wav": "wav", "wav-stereo-float": "wav", "flac": "flac", "ogg-vorbis": "ogg", "ogg-opus": "ogg",
@@ -68,6 +68,11 @@ def test_decoding_stops_at_max_seconds(tmp_path):
     assert any("first 1.5 s" in w for w in clip.info.warnings)
     mp4 = decode(encode_pyav(data, rate, "mp4", "aac"), rate, max_seconds=1.5)
     assert mp4.info.truncated and mp4.info.seconds == pytest.approx(1.5, abs=1e-3)
+    for suffix, blob in (("flac", encode_soundfile(data, rate, "FLAC")), ("webm", encode_pyav(resample_to(data, rate, 48_000), 48_000, "webm", "libopus"))):
+        path = tmp_path / f"long.{suffix}"  # from a path, the decoders stream the file
+        path.write_bytes(blob)
+        clip = decode(path, 48_000, max_seconds=1.0)
+        assert clip.info.truncated and clip.info.seconds == pytest.approx(1.0, abs=1e-3), suffix
 
 
 def test_silent_short_and_long_clips_are_accepted_with_warnings():
