@@ -167,7 +167,7 @@ def train_demo(out: str | Path, cfg: TrainConfig = TrainConfig(), log=print) -> 
         sched.step()
         with torch.no_grad():
             model.logit_scale_a.clamp_(0, math.log(100))
-        history.append(float(loss))
+        history.append(loss.item())
         if (step + 1) % 100 == 0:
             log(f"step {step + 1}/{cfg.steps}  loss {np.mean(history[-100:]):.3f}  "
                 f"tau {model.logit_scale_a.exp().item():.1f}  {time.time() - t0:.0f} s")
