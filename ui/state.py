@@ -47,9 +47,12 @@ def require_app() -> None:
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory or "batch" not in st.session_state:
+    ss = st.session_state
+    if PagesManager.uses_pages_directory or ("batch" not in ss and not ss.get("rerouted")):
+        ss.rerouted = True  # once per session: never a rerun loop
         PagesManager.uses_pages_directory = False
         st.rerun()
+    init()  # already done by app.py; a no-op unless this page somehow ran alone
 
 
 def checkpoint() -> LoadedCheckpoint:
