@@ -199,8 +199,9 @@ def load_checkpoint(name: str = BUNDLED, device: str | None = None,
             raise CheckpointError(f"{name!r} is a {config.model_type!r} model, not a CLAP checkpoint")
         step("loading the tokenizer and feature extractor")
         processor = ClapProcessor.from_pretrained(source, **kwargs)
-        size = f" ({entry.download_mb} MB the first time)" if entry and entry.download_mb and not is_local else ""
-        step("loading the weights" + (f": downloading{size}" if not is_local and not _in_hub_cache(source, weights=True) else ""))
+        downloading = not is_local and not _in_hub_cache(source, weights=True)
+        size = f" ({entry.download_mb} MB)" if downloading and entry and entry.download_mb else ""
+        step("loading the weights" + (f": downloading{size}" if downloading else ""))
         model = ClapModel.from_pretrained(source, **kwargs)
     except CheckpointError:
         raise

@@ -24,7 +24,9 @@ TRAIN_SEED = 1234  # clips for training; evaluation uses other seeds (EVAL_SEED)
 EVAL_SEED = 987_654
 TEMPLATES = ("This is a sound of {}.", "the sound of {}", "{}", "a recording of {}", "a sound of {}")
 
-# Words a user may type that the demo world does not contain, so the tokenizer has pieces for them.
+# Words a user may type that the demo world does not contain, so the tokenizer has pieces for them
+# (ESC-50's classes among them; label_sets.ESC50 is the preset list). Kept verbatim: any change here
+# changes the tokenizer and so the rebuilt checkpoint, which must stay bit-identical to assets/.
 EXTRA_WORDS = (
     "dog rooster pig cow frog cat hen insects sheep crow rain sea waves crackling fire crickets "
     "chirping birds water drops wind pouring water toilet flush thunderstorm crying baby sneezing "

@@ -6,7 +6,7 @@ import streamlit as st
 from clap_core.examples import load_examples
 from ui import actions, state
 from ui.batch import with_edits
-from ui.settings import MAX_CLIPS, MAX_FILE_MB, MAX_SECONDS
+from ui.settings import MAX_CLIPS, MAX_SECONDS, max_file_mb
 from ui.widgets import clip_facts
 
 state.require_app()
@@ -19,7 +19,7 @@ ss.setdefault("record_round", 0)
 st.title("Batch")
 st.caption(
     f"Each row is one pair: a clip and its caption. Row i's caption and clip are the *positive* pair the loss pulls "
-    f"together; every other combination is a negative. Limits: {MAX_CLIPS} clips, {MAX_FILE_MB} MB per file, "
+    f"together; every other combination is a negative. Limits: {MAX_CLIPS} clips, {max_file_mb()} MB per file, "
     f"the first {MAX_SECONDS:g} s of each clip are read. Formats: WAV, FLAC, OGG (Vorbis/Opus), MP3, M4A/AAC, WebM."
 )
 

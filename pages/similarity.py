@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from ui import state
-from ui.figures import VIEWS, heatmap
+from ui.figures import VIEWS, axis_labels, heatmap
 from ui.widgets import export_buttons, stop_if_empty
 
 state.require_app()
@@ -26,8 +26,8 @@ LABELS = {
     "grad": "∂L/∂C",
 }
 view = st.radio("View", list(VIEWS), format_func=LABELS.get, horizontal=True, key="sim_view")
-rows, cols = state.short_names(items)
 captions, clips = [it.caption for it in items], [it.name for it in items]
+rows, cols = axis_labels(captions, clips)
 st.plotly_chart(heatmap(res, rows, cols, view, captions, clips), width="stretch", key="heatmap")
 
 if view == "P_text":

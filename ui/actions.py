@@ -8,7 +8,7 @@ from clap_core.examples import Example
 
 from . import state
 from .batch import add_files, default_batch, example_items, move, remove, shuffle_captions, with_edits
-from .settings import MAX_CLIPS, MAX_SECONDS
+from .settings import MAX_CLIPS
 
 
 def _say(kind: str, text: str) -> list[tuple[str, str]]:
@@ -19,8 +19,7 @@ def add(files: list[tuple[str, bytes]], source: str) -> None:
     """Add (name, bytes) files; unreadable ones become error messages, the rest of the batch stays."""
     ck, before = state.checkpoint(), state.batch()
     items, errors = add_files(before, files, ck.sampling_rate, source=source, max_clips=MAX_CLIPS,
-                              start_counter=state.next_counter(len(files)), max_seconds=MAX_SECONDS,
-                              window_seconds=ck.window_seconds)
+                              start_counter=state.next_counter(len(files)), window_seconds=ck.window_seconds)
     state.set_batch(items)
     added = len(items) - len(before)
     st.session_state.messages = [("error", e) for e in errors] + (

@@ -13,6 +13,7 @@ from clap_core.examples import Example, load_examples
 
 MIME = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg", "mp4": "audio/mp4",
         "webm": "audio/webm", "aac": "audio/aac", "aiff": "audio/aiff"}
+MAX_SECONDS = 30.0  # decoding stops after this many seconds of a clip, for every item however it is made
 # Six demo-world clips the bundled model knows, and two real recordings it has never heard.
 DEFAULT_BATCH = ("demo-low-tone.flac", "demo-rising-sweep.flac", "demo-falling-sweep.flac", "demo-white-noise.flac",
                  "demo-fast-clicks.flac", "demo-siren.flac", "rain.wav", "piano.wav")
@@ -44,17 +45,16 @@ def default_caption(name: str) -> str:
 
 
 def make_item(data: bytes, name: str, rate: int, *, caption: str | None = None, label: str = "",
-              source: str = "upload", counter: int = 0, max_seconds: float = 30.0,
-              window_seconds: float | None = None) -> BatchItem:
+              source: str = "upload", counter: int = 0, window_seconds: float | None = None) -> BatchItem:
     """Decode bytes into a batch item; raises AudioError (naming the file) if unreadable."""
-    clip = decode(data, rate, name=name, max_seconds=max_seconds, window_seconds=window_seconds)
+    clip = decode(data, rate, name=name, max_seconds=MAX_SECONDS, window_seconds=window_seconds)
     uid = f"{hashlib.sha1(data).hexdigest()[:10]}-{counter}"
     return BatchItem(uid, name, data, clip.waveform, clip.info,
                      caption if caption is not None else default_caption(name), label, source)
 
 
 def add_files(batch: list[BatchItem], files: list[tuple[str, bytes]], rate: int, *, source: str = "upload",
-              max_clips: int, start_counter: int = 0, max_seconds: float = 30.0,
+              max_clips: int, start_counter: int = 0,
               window_seconds: float | None = None) -> tuple[list[BatchItem], list[str]]:
     """Add readable files to the batch; return the new batch and one message per file not added.
 
@@ -66,7 +66,7 @@ def add_files(batch: list[BatchItem], files: list[tuple[str, bytes]], rate: int,
             continue
         try:
             batch.append(make_item(data, name, rate, source=source, counter=start_counter + k,
-                                   max_seconds=max_seconds, window_seconds=window_seconds))
+                                   window_seconds=window_seconds))
         except AudioError as e:
             errors.append(str(e))
     return batch, errors
@@ -124,6 +124,6 @@ def resample_batch(batch: list[BatchItem], rate: int, window_seconds: float | No
         if it.info.sample_rate == rate:
             out.append(it)
         else:
-            clip = decode(it.data, rate, name=it.name, window_seconds=window_seconds)
+            clip = decode(it.data, rate, name=it.name, max_seconds=MAX_SECONDS, window_seconds=window_seconds)
             out.append(dataclasses.replace(it, waveform=clip.waveform, info=clip.info))
     return out

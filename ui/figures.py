@@ -20,6 +20,15 @@ VIEWS = {
 }
 
 
+def axis_labels(captions: list[str], clips: list[str]) -> tuple[list[str], list[str]]:
+    """Axis labels: 'i. caption' for rows, 'i. file' for columns (numbered so duplicates stay apart)."""
+    def cut(s: str, n: int) -> str:
+        return s if len(s) <= n else s[: n - 1] + "…"
+
+    return ([f"{i + 1}. {cut(c, 34)}" for i, c in enumerate(captions)],
+            [f"{i + 1}. {cut(c, 24)}" for i, c in enumerate(clips)])
+
+
 def view_matrix(res: ContrastiveResult, view: str) -> np.ndarray:
     """The (N, N) matrix a view shows."""
     return {"C": res.C, "cosine": res.cosine, "P_text": res.P_text, "P_audio": res.P_audio, "grad": res.grad_C}[view]

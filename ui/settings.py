@@ -8,9 +8,14 @@ import streamlit as st
 
 from clap_core.checkpoints import BUNDLED, KNOWN_CHECKPOINTS
 
+from .batch import MAX_SECONDS  # noqa: F401  (re-exported: the limits live together here)
+
 MAX_CLIPS = 64  # clips in a batch
-MAX_FILE_MB = 25  # per uploaded file (also .streamlit/config.toml server.maxUploadSize)
-MAX_SECONDS = 30.0  # decoding stops after this many seconds of a clip
+
+
+def max_file_mb() -> int:
+    """Upload limit per file, MB: server.maxUploadSize from .streamlit/config.toml."""
+    return int(st.get_option("server.maxUploadSize"))
 
 
 def _setting(name: str) -> str | None:

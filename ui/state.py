@@ -101,12 +101,3 @@ def result(tau_value: float | None = None) -> ContrastiveResult | None:
         return None
     E_t, E_a = embeddings(items)
     return contrastive(E_t, E_a, tau() if tau_value is None else tau_value)
-
-
-def short_names(items: list[BatchItem]) -> tuple[list[str], list[str]]:
-    """Axis labels: '#i caption' for rows, '#i file' for columns (numbered so duplicates stay apart)."""
-    def cut(s: str, n: int = 34) -> str:
-        return s if len(s) <= n else s[: n - 1] + "…"
-
-    return ([f"{i + 1}. {cut(it.caption)}" for i, it in enumerate(items)],
-            [f"{i + 1}. {cut(it.name, 24)}" for i, it in enumerate(items)])
