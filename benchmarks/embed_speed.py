@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from clap_core import demo_world
-from clap_core.checkpoints import load_checkpoint
+from clap_core.checkpoints import BUNDLED, load_checkpoint
 from clap_core.contrastive import contrastive
 from clap_core.embed import Embedder
 
@@ -17,7 +17,7 @@ from clap_core.embed import Embedder
 def main() -> None:
     """Measure and print."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--checkpoint", default="bundled")
+    ap.add_argument("--checkpoint", default=BUNDLED)
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--device", default=None)
     args = ap.parse_args()

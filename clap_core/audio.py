@@ -1,15 +1,22 @@
-"""Audio in: bytes or a path → mono float32 at the checkpoint's rate, with a record of what was done.
+"""Audio in: bytes or a path → a decoded clip (mono float32 at its source rate, a content key, a
+record of what was done), and that clip at any model rate through a per-rate memo.
 
 Formats are decided by content (magic bytes), never by the file name: WAV, FLAC, OGG (Vorbis, Opus)
 and MP3 go through libsndfile (``soundfile``); M4A/AAC, WebM/Matroska and anything libsndfile refuses
 go through FFmpeg (PyAV). Decoding stops once ``max_seconds`` of audio has been read. Unreadable input
 raises :class:`AudioError`, whose message names the file and the reason.
+
+The clip keeps its source audio: two checkpoints with different rates can embed the same clip, and a
+checkpoint switch resamples from the source, never from an already resampled copy.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import math
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +24,9 @@ import numpy as np
 
 SILENCE_PEAK = 1e-4  # peak |x| below this counts as silence
 SHORT_SECONDS = 0.5  # clips shorter than this get a warning
-DEFAULT_MAX_SECONDS = 60.0  # decoding stops here unless told otherwise
+DEFAULT_MAX_SECONDS = 30.0  # decoding stops here unless told otherwise (clap_core.batch.Limits)
 UNRECOGNISED = "not a recognised audio format (WAV, FLAC, OGG, MP3, M4A/AAC, WebM)"
+RATE_MEMO = 2  # model-rate copies a clip keeps (the current checkpoint and one more, e.g. a compare view)
 
 
 class AudioError(ValueError):
@@ -32,29 +40,72 @@ class AudioError(ValueError):
 
 @dataclass(frozen=True)
 class AudioInfo:
-    """What decoding and resampling did to one clip."""
+    """What decoding did to one clip (independent of any model's rate)."""
 
     name: str
     container: str  # sniffed from content: wav, flac, ogg, mp3, mp4, webm, aac, unknown
     decoder: str  # soundfile or pyav
     source_rate: int
     channels: int
-    source_seconds: float  # duration of what was decoded, before any cut at max_seconds
+    source_seconds: float  # duration of the file as far as known, before any cut at max_seconds
     truncated: bool  # decoding stopped at max_seconds
-    sample_rate: int  # rate after resampling
-    resampled: bool
     downmixed: bool
-    seconds: float  # duration after decoding, downmix and resampling
-    peak: float
+    seconds: float  # duration of what was decoded (after the cut)
+    peak: float  # max |x| of the mono source samples
     warnings: tuple[str, ...] = field(default=())
 
 
-@dataclass(frozen=True)
-class DecodedClip:
-    """A mono float32 waveform (T,) at ``info.sample_rate`` and the record of how it was made."""
+def content_key(samples: np.ndarray, rate: int) -> str:
+    """SHA-256 of mono float32 samples and their rate: what a clip's embeddings are cached under."""
+    h = hashlib.sha256(f"{int(rate)}:".encode())
+    h.update(np.ascontiguousarray(samples, dtype=np.float32).tobytes())
+    return h.hexdigest()
 
-    waveform: np.ndarray
+
+@dataclass(frozen=True, eq=False)
+class DecodedClip:
+    """A decoded clip: mono float32 source samples (T,) at ``info.source_rate``, its content key
+    (computed once, here) and a memo of its waveform at the rates models asked for."""
+
+    samples: np.ndarray  # (T,) mono float32 at info.source_rate, read-only
     info: AudioInfo
+    key: str
+    _memo: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_samples(cls, samples: np.ndarray, info: AudioInfo) -> DecodedClip:
+        """Wrap mono samples (T,) at ``info.source_rate``; computes the content key once."""
+        samples = np.ascontiguousarray(samples, dtype=np.float32)
+        samples.setflags(write=False)
+        return cls(samples, info, content_key(samples, info.source_rate))
+
+    def waveform(self, rate: int) -> np.ndarray:
+        """(T',) mono float32 at ``rate``, resampled from the source once per rate (read-only)."""
+        rate = int(rate)
+        if rate == self.info.source_rate:
+            return self.samples
+        with self._lock:
+            hit = self._memo.get(rate)
+            if hit is None:
+                hit = resample(self.samples, self.info.source_rate, rate)
+                hit.setflags(write=False)
+                self._memo[rate] = hit
+                while len(self._memo) > RATE_MEMO:
+                    self._memo.pop(next(iter(self._memo)))
+            return hit
+
+    @property
+    def seconds(self) -> float:
+        """Duration of the decoded audio, seconds."""
+        return self.info.seconds
+
+    def warnings_for(self, window_seconds: float | None) -> tuple[str, ...]:
+        """The clip's warnings, plus one if it is longer than a model's window."""
+        extra = ()
+        if window_seconds and self.seconds > window_seconds:
+            extra = (f"longer than the model's {window_seconds:g} s window; the long-clip policy applies",)
+        return self.info.warnings + extra
 
 
 def sniff_container(head: bytes) -> str:
@@ -178,29 +229,56 @@ class _NoAudioStream(Exception):
     pass
 
 
+# torchaudio.functional.resample builds a sinc kernel of new'·(orig' + 2·width) values (orig', new' = rates / gcd),
+# 9 GB for 47 999 → 48 000 Hz. Rule: torchaudio (default arguments) iff that kernel has at most this many elements
+# (1 MiB float32; the largest of the usual rates, 11 025 → 48 000 Hz, needs 103 040), soxr for every other pair.
+TORCHAUDIO_MAX_KERNEL = 1 << 18
+SOXR_QUALITY = "VHQ"  # libsoxr's 28-bit "very high quality" recipe; its memory is bounded for any ratio
+
+
+def torchaudio_kernel_size(source_rate: int, target_rate: int) -> int:
+    """Elements in torchaudio.functional.resample's sinc kernel at its defaults (6 zero crossings, rolloff 0.99)."""
+    g = math.gcd(int(source_rate), int(target_rate))
+    orig, new = int(source_rate) // g, int(target_rate) // g
+    width = math.ceil(6 * orig / (0.99 * min(orig, new)))
+    return new * (orig + 2 * width)
+
+
+def resampled_length(n: int, source_rate: int, target_rate: int) -> int:
+    """Samples out for ``n`` in: ceil(n·new'/orig') with the quotient rounded to float32 first, as torchaudio does."""
+    g = math.gcd(int(source_rate), int(target_rate))
+    return math.ceil(np.float32(int(target_rate) // g * n / (int(source_rate) // g)))
+
+
 def resample(waveform: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
-    """Resample a mono (T,) float32 waveform with torchaudio's band-limited sinc interpolation."""
+    """Resample mono float32 (T,) to (ceil(T·target/source),) as torchaudio counts, in bounded memory for any rates."""
     if source_rate == target_rate:
         return waveform
-    import torch
-    import torchaudio.functional as AF
+    # rule: torchaudio (bit-identical to before) iff its kernel has <= TORCHAUDIO_MAX_KERNEL elements, else soxr
+    if torchaudio_kernel_size(source_rate, target_rate) <= TORCHAUDIO_MAX_KERNEL:
+        import torch
+        import torchaudio.functional as AF
 
-    out = AF.resample(torch.from_numpy(np.ascontiguousarray(waveform)), source_rate, target_rate)
-    return out.numpy().astype(np.float32, copy=False)
+        # a read-only clip is copied (same values): torch warns on tensors over non-writable memory
+        out = AF.resample(torch.from_numpy(np.require(waveform, requirements="CW")), source_rate, target_rate)
+        return out.numpy().astype(np.float32, copy=False)
+    import soxr
+
+    n = resampled_length(waveform.shape[0], source_rate, target_rate)
+    if n == 0:
+        return np.zeros(0, np.float32)
+    # soxr returns round(T·new/orig) samples; trailing zeros (torchaudio pads with zeros too) make it give >= n
+    pad = -(-2 * int(source_rate) // int(target_rate)) + 1
+    x = np.concatenate([np.asarray(waveform, dtype=np.float32), np.zeros(pad, np.float32)])
+    out = soxr.resample(x, int(source_rate), int(target_rate), quality=SOXR_QUALITY)
+    return np.ascontiguousarray(out[:n], dtype=np.float32)
 
 
-def decode(
-    source: str | os.PathLike | bytes,
-    target_rate: int,
-    *,
-    name: str | None = None,
-    max_seconds: float = DEFAULT_MAX_SECONDS,
-    window_seconds: float | None = None,
-) -> DecodedClip:
-    """Decode a file or bytes to mono float32 at ``target_rate``; raise AudioError if unreadable.
-
-    ``window_seconds`` (the checkpoint's input length) only adds warnings about padding/cropping.
-    """
+def decode(source: str | os.PathLike | bytes, *, name: str | None = None,
+           max_seconds: float = DEFAULT_MAX_SECONDS) -> DecodedClip:
+    """Decode a file or bytes to a mono clip at its source rate; raise AudioError if unreadable."""
+    if not (max_seconds > 0 and np.isfinite(max_seconds)):
+        raise ValueError(f"max_seconds must be a positive number of seconds, got {max_seconds}")
     src, label, size, head = _open_source(source, name)
     if size == 0:
         raise AudioError(label, "the file is empty (0 bytes)")
@@ -237,10 +315,9 @@ def decode(
     if not np.all(np.isfinite(frames)):
         raise AudioError(label, "contains NaN or infinite sample values")
     channels = int(frames.shape[1])
-    mono = frames.mean(axis=1, dtype=np.float32) if channels > 1 else frames[:, 0]
-    wave = resample(np.ascontiguousarray(mono, dtype=np.float32), rate, target_rate)
-    peak = float(np.max(np.abs(wave))) if wave.size else 0.0
-    seconds = wave.shape[0] / target_rate
+    mono = frames.mean(axis=1, dtype=np.float32) if channels > 1 else frames[:, 0]  # (T,)
+    peak = float(np.max(np.abs(mono))) if mono.size else 0.0
+    seconds = mono.shape[0] / rate
     warnings: list[str] = []
     if peak < SILENCE_PEAK:
         warnings.append(f"the clip is silent (peak {peak:.1e}); its embedding says little")
@@ -248,8 +325,6 @@ def decode(
         warnings.append(f"very short clip ({seconds:.2f} s); it is repeated to fill the model's window")
     if truncated:
         warnings.append(f"only the first {max_seconds:g} s of {duration:.1f} s were read")
-    if window_seconds and seconds > window_seconds:
-        warnings.append(f"longer than the model's {window_seconds:g} s window; the long-clip policy applies")
     info = AudioInfo(
         name=label,
         container=container,
@@ -258,11 +333,9 @@ def decode(
         channels=channels,
         source_seconds=float(duration),
         truncated=bool(truncated),
-        sample_rate=int(target_rate),
-        resampled=int(rate) != int(target_rate),
         downmixed=channels > 1,
         seconds=float(seconds),
         peak=peak,
         warnings=tuple(warnings),
     )
-    return DecodedClip(waveform=wave, info=info)
+    return DecodedClip.from_samples(mono, info)

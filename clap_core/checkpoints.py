@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
-BUNDLED_DIR = ASSETS_DIR / "clap-demo"
+from .paths import BUNDLED_DIR
+
 BUNDLED = "bundled"
 
 
@@ -30,7 +31,7 @@ class KnownCheckpoint:
     """An entry of the registry shown in the checkpoint picker."""
 
     name: str  # what to pass as --checkpoint
-    params_m: float  # parameters, millions
+    params_m: float | None  # parameters, millions (None: counted from the shipped weights, see params_millions)
     download_mb: int  # weights on disk, MB (0: shipped with the project)
     truncation: str  # the feature extractor's default for clips over 10 s
     notes: str
@@ -38,7 +39,7 @@ class KnownCheckpoint:
 
 KNOWN_CHECKPOINTS: tuple[KnownCheckpoint, ...] = (
     KnownCheckpoint(
-        BUNDLED, 0.9, 0, "rand_trunc",
+        BUNDLED, None, 0, "rand_trunc",
         "Small demo CLAP trained by this project on its synthetic sound world (tones, sweeps, noise, "
         "clicks, chords…); works offline. It knows only that world's vocabulary.",
     ),
@@ -68,6 +69,24 @@ KNOWN_CHECKPOINTS: tuple[KnownCheckpoint, ...] = (
 def known(name: str) -> KnownCheckpoint | None:
     """The registry entry for ``name``, or None."""
     return next((k for k in KNOWN_CHECKPOINTS if k.name == name), None)
+
+
+_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")  # saved beside the weights, not parameters
+
+
+def count_parameters(folder: Path) -> int:
+    """Trainable parameters in a folder's ``model.safetensors``, read from its header (no weights loaded):
+    floating-point tensors, without integer index buffers and batch-norm statistics."""
+    from safetensors import safe_open
+
+    with safe_open(str(folder / "model.safetensors"), framework="np") as f:
+        return int(sum(math.prod(sl.get_shape()) for k in f.keys()
+                       if (sl := f.get_slice(k)).get_dtype().startswith(("F", "BF")) and not k.endswith(_BUFFERS)))
+
+
+def params_millions(entry: KnownCheckpoint) -> float:
+    """A registry entry's parameter count in millions: typed for hub models, counted for the bundled one."""
+    return entry.params_m if entry.params_m is not None else round(count_parameters(BUNDLED_DIR) / 1e6, 2)
 
 
 @dataclass(frozen=True)
@@ -127,7 +146,7 @@ def resolve(name: str) -> tuple[str, bool]:
         if not (BUNDLED_DIR / "config.json").is_file():
             raise CheckpointError(
                 f"the bundled checkpoint is missing from {BUNDLED_DIR}; rebuild it with "
-                "`python -m clap_core train-demo --out assets/clap-demo`"
+                "`python -m clap_core train-demo --out assets/clap-demo` (it overwrites that folder)"
             )
         return str(BUNDLED_DIR), True
     path = Path(name).expanduser()
@@ -173,6 +192,33 @@ def _offline_message(name: str) -> str:
         "HF_HUB_OFFLINE is set) and it is not in the local cache. Use the bundled checkpoint ('bundled'), "
         "or a local folder holding a checkpoint saved with save_pretrained"
     )
+
+
+def _in_hub_cache(repo_id: str, weights: bool = False) -> bool:
+    """Whether the hub cache holds the repo's config (or, with ``weights``, its weights file)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        files = ("model.safetensors", "pytorch_model.bin") if weights else ("config.json",)
+        return any(isinstance(try_to_load_from_cache(repo_id, f), str) for f in files)
+    except Exception:
+        return False
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to huggingface.co:443 opens within ``timeout`` seconds."""
+    import socket
+
+    try:
+        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def offline_mode() -> bool:
+    """Whether the hub is switched off by the environment (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE)."""
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 def load_checkpoint(name: str = BUNDLED, device: str | None = None,
@@ -232,30 +278,3 @@ def load_checkpoint(name: str = BUNDLED, device: str | None = None,
         n_params=int(sum(p.numel() for p in model.parameters())),
         embed_dim=int(model.config.projection_dim),
     )
-
-
-def _in_hub_cache(repo_id: str, weights: bool = False) -> bool:
-    """Whether the hub cache holds the repo's config (or, with ``weights``, its weights file)."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        files = ("model.safetensors", "pytorch_model.bin") if weights else ("config.json",)
-        return any(isinstance(try_to_load_from_cache(repo_id, f), str) for f in files)
-    except Exception:
-        return False
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether a TCP connection to huggingface.co:443 opens within ``timeout`` seconds."""
-    import socket
-
-    try:
-        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def offline_mode() -> bool:
-    """Whether the hub is switched off by the environment (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE)."""
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))

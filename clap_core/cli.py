@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .audio import DEFAULT_MAX_SECONDS, AudioError, decode
-from .checkpoints import BUNDLED, KNOWN_CHECKPOINTS, CheckpointError, load_checkpoint
+from .audio import AudioError
+from .batch import LIMITS, Batch, FileOutcome, Limits, read_clips
+from .checkpoints import BUNDLED, KNOWN_CHECKPOINTS, CheckpointError, load_checkpoint, params_millions
 from .demo_world import DEFAULT_TEMPLATE
 from .features import DEFAULT_POLICY, LONG_CLIP_POLICIES, describe_windowing
 
@@ -24,6 +26,37 @@ AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aa
 
 class UsageError(Exception):
     """Bad arguments or input the user can fix; printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr (no usage block) and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message}\n")
+
+
+def _positive(what: str):
+    """An argparse type: a positive, finite float (``what`` names it in the message)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"must be a positive, finite {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _quiet_libraries() -> None:
@@ -43,31 +76,34 @@ def _load(args):
     return load_checkpoint(args.checkpoint, device=args.device)
 
 
-def _decode_all(paths: list[str], ck, args) -> tuple[list, list[dict]]:
-    """Decode each file; return (clips or None per path, skipped records). Raises on the first bad
-    file unless --skip-bad."""
-    clips, skipped = [], []
-    for p in paths:
-        try:
-            clips.append(decode(p, ck.sampling_rate, name=p, max_seconds=args.max_seconds,
-                                window_seconds=ck.window_seconds))
-        except AudioError as e:
-            if not args.skip_bad:
-                raise
-            skipped.append({"file": p, "reason": e.reason})
-            clips.append(None)
-    return clips, skipped
+def _limits(args) -> Limits:
+    return Limits(max_seconds=args.max_seconds, max_clips=LIMITS.max_clips, max_file_mb=LIMITS.max_file_mb)
+
+
+def _skipped(outcomes: list[FileOutcome], args) -> list[dict]:
+    """The files not added; the first one ends the command unless --skip-bad."""
+    bad = [o for o in outcomes if not o.added]
+    if bad and not args.skip_bad:
+        raise AudioError(bad[0].name, bad[0].reason)
+    return [{"file": o.name, "reason": o.reason} for o in bad]
+
+
+def _read(paths: list[str], args) -> tuple[list, list[dict]]:
+    """(clip or None per path, skipped records) for commands that are not a batch of pairs."""
+    clips, outcomes = read_clips([(p, p) for p in paths], _limits(args))
+    return clips, _skipped(outcomes, args)
 
 
 def _clip_record(clip, ck, policy: str) -> dict:
     info = clip.info
     window = int(round(ck.window_seconds * ck.sampling_rate))
+    n = len(clip.waveform(ck.sampling_rate))
     return {
         "file": info.name, "container": info.container, "source_rate": info.source_rate,
-        "channels": info.channels, "seconds": round(info.seconds, 4), "resampled": info.resampled,
-        "truncated": info.truncated,
-        "windowing": describe_windowing(len(clip.waveform), ck.sampling_rate, window, policy),
-        "warnings": list(info.warnings),
+        "channels": info.channels, "seconds": round(info.seconds, 4),
+        "resampled": info.source_rate != ck.sampling_rate, "truncated": info.truncated,
+        "windowing": describe_windowing(n, ck.sampling_rate, window, policy),
+        "warnings": list(clip.warnings_for(ck.window_seconds)),
     }
 
 
@@ -82,14 +118,13 @@ def cmd_batch(args) -> int:
     if len(args.audio) != len(args.text):
         raise UsageError(f"need one caption per clip: got {len(args.audio)} clips and {len(args.text)} captions")
     ck = _load(args)
-    clips, skipped = _decode_all(args.audio, ck, args)
-    keep = [i for i, c in enumerate(clips) if c is not None]
-    if not keep:
+    batch, outcomes = Batch(limits=_limits(args)).add_files([(p, p) for p in args.audio], "file", captions=args.text)
+    skipped = _skipped(outcomes, args)
+    if not len(batch):
         raise UsageError("no readable clips left")
-    texts = [args.text[i] for i in keep]
-    kept_clips = [clips[i] for i in keep]
+    texts, kept_clips = batch.captions, batch.clips
     emb = Embedder(ck)
-    E_a = emb.embed_audio([c.waveform for c in kept_clips], policy=args.policy)
+    E_a = emb.embed_clips(kept_clips, policy=args.policy)
     E_t = emb.embed_texts(texts)
     tau = ck.tau if args.tau is None else args.tau
     res = contrastive(E_t, E_a, tau)
@@ -119,12 +154,12 @@ def cmd_zero_shot(args) -> int:
     templates = check_templates(args.template or [DEFAULT_TEMPLATE])
     labels = check_labels(args.labels)
     ck = _load(args)
-    clips, skipped = _decode_all(args.audio, ck, args)
+    clips, skipped = _read(args.audio, args)
     kept = [c for c in clips if c is not None]
     if not kept:
         raise UsageError("no readable clips left")
     emb = Embedder(ck)
-    E_a = emb.embed_audio([c.waveform for c in kept], policy=args.policy)
+    E_a = emb.embed_clips(kept, policy=args.policy)
     zs = zero_shot(emb, E_a, labels, templates, tau=args.tau)
     results = []
     for i, c in enumerate(kept):
@@ -170,14 +205,14 @@ def cmd_evaluate(args) -> int:
     rows = read_labelled(args.data)
     template = (args.template or [DEFAULT_TEMPLATE])
     ck = _load(args)
-    clips, skipped = _decode_all([r["file"] for r in rows], ck, args)
+    clips, skipped = _read([r["file"] for r in rows], args)
     rows = [r for r, c in zip(rows, clips) if c is not None]
     kept = [c for c in clips if c is not None]
     if not kept:
         raise UsageError("no readable clips left")
     labels = sorted({r["label"] for r in rows})
     emb = Embedder(ck)
-    E_a = emb.embed_audio([c.waveform for c in kept], policy=args.policy)
+    E_a = emb.embed_clips(kept, policy=args.policy)
     zs = zero_shot(emb, E_a, labels, template, true_labels=[r["label"] for r in rows])
     if all(r["caption"] for r in rows):
         sim = emb.embed_texts([r["caption"] for r in rows]) @ E_a.T  # (N, N) captions × clips
@@ -219,7 +254,7 @@ def cmd_train_demo(args) -> int:
 
 
 def cmd_checkpoints(args) -> int:
-    rows = [{"name": k.name, "params_m": k.params_m, "download_mb": k.download_mb, "truncation": k.truncation,
+    rows = [{"name": k.name, "params_m": params_millions(k), "download_mb": k.download_mb, "truncation": k.truncation,
              "notes": k.notes} for k in KNOWN_CHECKPOINTS]
     _emit(args, {"checkpoints": rows}, "\n".join(f"{r['name']:38} {r['params_m']:7.1f} M  {r['download_mb']:4d} MB  {r['notes']}" for r in rows))
     return 0
@@ -227,7 +262,7 @@ def cmd_checkpoints(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for all sub-commands."""
-    p = argparse.ArgumentParser(prog="python -m clap_core", description="CLAP Explorer's engine: loss terms, zero-shot, evaluation.")
+    p = _Parser(prog="python -m clap_core", description="CLAP Explorer's engine: loss terms, zero-shot, evaluation.")
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp, model=True):
@@ -236,13 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--checkpoint", default=BUNDLED, help="'bundled' (default), a hub id or a local folder")
             sp.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
             sp.add_argument("--policy", default=DEFAULT_POLICY, choices=LONG_CLIP_POLICIES, help="clips longer than the window")
-            sp.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS, help="stop decoding a file after this many seconds")
+            sp.add_argument("--max-seconds", type=_positive("number of seconds"), default=LIMITS.max_seconds,
+                            help=f"stop decoding a file after this many seconds (default {LIMITS.max_seconds:g}, as the app)")
             sp.add_argument("--skip-bad", action="store_true", help="skip unreadable files instead of stopping")
 
     b = sub.add_parser("batch", help="C, both softmaxes and every loss term for N (clip, caption) pairs")
     b.add_argument("--audio", nargs="+", required=True)
     b.add_argument("--text", nargs="+", required=True)
-    b.add_argument("--tau", type=float, default=None, help="override τ (default: the checkpoint's exp(logit_scale_a))")
+    b.add_argument("--tau", type=_positive("number (τ)"), default=None, help="override τ (default: the checkpoint's exp(logit_scale_a))")
     b.add_argument("--save-embeddings", default=None, help="write E_a, E_t, tau to this .npz")
     common(b)
     b.set_defaults(func=cmd_batch)
@@ -251,8 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--audio", nargs="+", required=True)
     z.add_argument("--labels", nargs="+", required=True)
     z.add_argument("--template", action="append", help="prompt template with {} (repeat to ensemble)")
-    z.add_argument("--top-k", type=int, default=5)
-    z.add_argument("--tau", type=float, default=None)
+    z.add_argument("--top-k", type=_positive_int, default=5)
+    z.add_argument("--tau", type=_positive("number (τ)"), default=None)
     common(z)
     z.set_defaults(func=cmd_zero_shot)
 
@@ -264,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo-world", help="write generated demo clips and clips.csv")
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--n", type=int, default=24)
+    d.add_argument("--n", type=_positive_int, default=24)
     d.add_argument("--out", required=True)
     common(d, model=False)
     d.set_defaults(func=cmd_demo_world)

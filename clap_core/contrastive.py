@@ -1,6 +1,6 @@
 """The symmetric contrastive (InfoNCE) loss of CLAP, written out term by term.
 
-Conventions (see ARCHITECTURE.md §2): rows of C are captions (text), columns are clips (audio).
+Conventions: rows of C are captions (text), columns are clips (audio).
 
     C        = τ · E_t · E_aᵀ                       (N, N)
     P_text   = softmax over each row of C           each caption's distribution over clips
@@ -81,6 +81,22 @@ class ContrastiveResult:
     def share_audio(self) -> np.ndarray:
         """(N,) each item's share of L through ℓ_audio: per_item_audio / (2N)."""
         return self.per_item_audio / (2 * self.n)
+
+    @property
+    def share(self) -> np.ndarray:
+        """(N,) each pair's share of L through both terms; the shares sum to L."""
+        return self.share_text + self.share_audio
+
+    @property
+    def share_percent(self) -> np.ndarray:
+        """(N,) each pair's share of L in percent (zeros when L is 0)."""
+        return 100 * self.share / self.loss if self.loss > 0 else np.zeros(self.n)
+
+    def most_asymmetric(self) -> tuple[int, int, float]:
+        """(i, j, |C[i,j] − C[j,i]|) for the pair of cells that differ most (first such pair in row order)."""
+        gap = np.abs(self.C - self.C.T)  # (N, N)
+        i, j = np.unravel_index(int(gap.argmax()), gap.shape)
+        return int(i), int(j), float(gap[i, j])
 
     @property
     def note(self) -> str | None:

@@ -1,32 +1,33 @@
-"""Embeddings: batched audio and text embedding, cached by content hash + checkpoint + settings.
+"""Embeddings: tower outputs and projected embeddings, each cached by content + checkpoint + settings.
 
-A clip's cache key is the SHA-256 of its decoded samples (float32, at the model's rate), the
-checkpoint's fingerprint and the long-clip policy; a caption's key is its text and the checkpoint.
-So changing one caption embeds one caption, and a clip seen before is never embedded again. Cached
-arrays are read-only: callers get views they cannot modify in place.
+Two caches, so that the cheap step can be redone without the expensive one:
+  pooled     a clip's windows through the audio tower, or a caption through the text tower, before
+             projection — keyed by content key + checkpoint fingerprint + long-clip policy + feature
+             backend (audio) or text + fingerprint (captions);
+  projected  the L2-normalised embedding after the projection head (for a clip: the normalised mean
+             of its windows' embeddings) — the same key plus the projection heads' version, so new
+             heads (fine-tuning) reuse every pooled output and recompute only the projection.
+
+A clip's content key comes with it (:class:`clap_core.audio.DecodedClip`, computed once at decode
+time); a raw waveform is hashed on the way in. Changing one caption embeds one caption; a clip seen
+before is never embedded again. Cached arrays are read-only. The lock guards the caches only, never a
+model run, so one session's long embedding does not hold up another's cache hits.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .audio import DecodedClip, content_key
 from .checkpoints import LoadedCheckpoint
-from .features import DEFAULT_POLICY, split_windows, window_features
+from .features import DEFAULT_POLICY, FEATURE_BACKENDS, split_windows, window_features
 
-
-def _pooled(out):
-    """transformers 5 returns a model output whose pooler_output is the normalised projection."""
-    return out.pooler_output if hasattr(out, "pooler_output") else out
-
-
-def audio_key(waveform: np.ndarray) -> str:
-    """Content hash of a decoded mono float32 waveform."""
-    return hashlib.sha256(np.ascontiguousarray(waveform, dtype=np.float32).tobytes()).hexdigest()
+TEXT_MAX_TOKENS = 77  # the tokenizer keeps a caption's first 77 tokens (CLAP's text context)
 
 
 @dataclass
@@ -39,6 +40,34 @@ class CacheStats:
     text_reused: int = 0
 
 
+class _LRU:
+    """A bounded, thread-safe map of read-only arrays (least recently used goes first)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._d: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> np.ndarray | None:
+        with self._lock:
+            hit = self._d.get(key)
+            if hit is not None:
+                self._d.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple, value: np.ndarray) -> np.ndarray:
+        value = np.array(value, dtype=np.float32)
+        value.setflags(write=False)
+        with self._lock:
+            self._d[key] = value
+            while len(self._d) > self.size:
+                self._d.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+
 @dataclass
 class Embedder:
     """Embeds clips and captions with one checkpoint; remembers what it has embedded."""
@@ -46,107 +75,162 @@ class Embedder:
     checkpoint: LoadedCheckpoint
     batch_size: int = 8
     max_cache: int = 4096
+    features: str = "numpy"  # the feature backend (see features.FEATURE_BACKENDS); part of the cache key
     stats: CacheStats = field(default_factory=CacheStats)
+    heads_version: int = 0  # bump when the projection heads change: projected embeddings are recomputed
 
     def __post_init__(self) -> None:
-        self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self._lock = threading.RLock()  # one Embedder may serve several app sessions (threads)
+        if self.features not in FEATURE_BACKENDS:
+            raise ValueError(f"unknown feature backend {self.features!r}; choose one of {', '.join(FEATURE_BACKENDS)}")
+        self._pooled = _LRU(self.max_cache)
+        self._projected = _LRU(self.max_cache)
+        self._stats_lock = threading.Lock()
 
-    # -- cache -------------------------------------------------------------------------------
-    def _get(self, key: tuple) -> np.ndarray | None:
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-        return hit
-
-    def _put(self, key: tuple, value: np.ndarray) -> None:
-        value = np.array(value, dtype=np.float32)
-        value.setflags(write=False)
-        self._cache[key] = value
-        while len(self._cache) > self.max_cache:
-            self._cache.popitem(last=False)
+    def _count(self, name: str, k: int) -> None:
+        with self._stats_lock:
+            setattr(self.stats, name, getattr(self.stats, name) + k)
 
     # -- audio -------------------------------------------------------------------------------
-    def embed_audio(self, waveforms: list[np.ndarray], policy: str = DEFAULT_POLICY) -> np.ndarray:
-        """(N, d) L2-normalised audio embeddings of mono waveforms at the checkpoint's rate."""
-        with self._lock:
-            return self._embed_audio(waveforms, policy)
+    def embed_clips(self, clips: Sequence[DecodedClip], policy: str = DEFAULT_POLICY) -> np.ndarray:
+        """(N, d) L2-normalised audio embeddings of decoded clips (at the checkpoint's rate)."""
+        rate = self.checkpoint.sampling_rate
+        return self._embed_audio([(c.key, lambda c=c: c.waveform(rate)) for c in clips], policy)
 
-    def _embed_audio(self, waveforms: list[np.ndarray], policy: str) -> np.ndarray:
+    def embed_audio(self, waveforms: Sequence[np.ndarray], policy: str = DEFAULT_POLICY) -> np.ndarray:
+        """(N, d) L2-normalised audio embeddings of mono float32 waveforms already at the checkpoint's rate."""
+        rate = self.checkpoint.sampling_rate
+        return self._embed_audio([(content_key(w, rate), lambda w=w: w) for w in waveforms], policy)
+
+    def _audio_key(self, key: str, policy: str) -> tuple:
+        return ("audio", self.checkpoint.fingerprint, policy, self.features, key)
+
+    def _embed_audio(self, keyed: list[tuple[str, object]], policy: str) -> np.ndarray:
         ck = self.checkpoint
-        keys = [("audio", ck.fingerprint, policy, audio_key(w)) for w in waveforms]
-        todo = {}
-        for key, w in zip(keys, waveforms):
-            if self._get(key) is None and key not in todo:
-                todo[key] = w
-        self.stats.audio_reused += len(keys) - len(todo)
+        keys = [self._audio_key(k, policy) for k, _ in keyed]
+        head = (self.heads_version,)
+        todo: dict[tuple, object] = {}
+        for key, (_, wave) in zip(keys, keyed):
+            if self._projected.get(key + head) is None and key not in todo:
+                todo[key] = wave
+        self._count("audio_reused", len(keys) - len(todo))
         if todo:
-            window = int(round(ck.window_seconds * ck.sampling_rate))
-            owners, windows = [], []
-            for key, w in todo.items():
-                if len(w) == 0:
-                    raise ValueError("cannot embed an empty waveform")
-                for piece in split_windows(w, window, policy):
-                    owners.append(key)
-                    windows.append(piece)
-            win_emb = self._run_audio(windows)  # (W, d)
-            for key in todo:
-                rows = win_emb[[i for i, o in enumerate(owners) if o == key]]
-                mean = rows.mean(axis=0)
-                self._put(key, mean / np.linalg.norm(mean))
-                self.stats.audio_computed += 1
-        return np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, ck.embed_dim), np.float32)
+            self._compute_audio(todo, policy)
+            self._count("audio_computed", len(todo))
+        if not keys:
+            return np.zeros((0, ck.embed_dim), np.float32)
+        return np.stack([self._projected.get(k + head) for k in keys])
 
-    def _run_audio(self, windows: list[np.ndarray]) -> np.ndarray:
+    def _compute_audio(self, todo: dict[tuple, object], policy: str) -> None:
+        """Embed the clips in ``todo`` (key → waveform getter): pooled windows, then the projection."""
+        ck = self.checkpoint
+        window = int(round(ck.window_seconds * ck.sampling_rate))
+        head = (self.heads_version,)
+        owners, windows, pending = [], [], []
+        for key, wave in todo.items():
+            pooled = self._pooled.get(key)
+            if pooled is not None:  # tower output known: only the projection is new
+                self._projected.put(key + head, _mean_direction(self.project_audio(pooled)))
+                continue
+            w = wave()
+            if len(w) == 0:
+                raise ValueError("cannot embed an empty waveform")
+            pending.append(key)
+            for piece in split_windows(w, window, policy):
+                owners.append(key)
+                windows.append(piece)
+        if not windows:
+            return
+        pooled, projected = self._run_audio(windows)  # (W, H), (W, d)
+        owners_arr = np.array([pending.index(o) for o in owners])
+        for n, key in enumerate(pending):
+            rows = owners_arr == n
+            self._pooled.put(key, pooled[rows])
+            self._projected.put(key + head, _mean_direction(projected[rows]))
+
+    def _run_audio(self, windows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Windows through the audio tower and the projection: (W, H) pooled, (W, d) normalised float64."""
         import torch
+        import torch.nn.functional as F
 
         ck = self.checkpoint
         fe = ck.processor.feature_extractor
-        out = []
+        pooled, projected = [], []
         with torch.inference_mode():
             for i in range(0, len(windows), self.batch_size):
-                feats = window_features(fe, windows[i : i + self.batch_size])
-                emb = _pooled(
-                    ck.model.get_audio_features(
-                        input_features=torch.from_numpy(feats["input_features"]).to(ck.device),
-                        is_longer=torch.from_numpy(feats["is_longer"]).to(ck.device),
-                    )
-                )
-                out.append(emb.float().cpu().numpy())
-        return np.concatenate(out).astype(np.float64)
+                feats = window_features(fe, windows[i : i + self.batch_size], ck.sampling_rate, backend=self.features)
+                out = ck.model.audio_model(
+                    input_features=torch.from_numpy(feats["input_features"]).to(ck.device),  # (B, 1, T, F)
+                    is_longer=torch.from_numpy(feats["is_longer"]).to(ck.device),  # (B, 1)
+                ).pooler_output  # (B, H)
+                emb = F.normalize(ck.model.audio_projection(out), dim=-1)  # (B, d)
+                pooled.append(out.float().cpu().numpy())
+                projected.append(emb.float().cpu().numpy())
+        return np.concatenate(pooled), np.concatenate(projected).astype(np.float64)
+
+    def project_audio(self, pooled: np.ndarray) -> np.ndarray:
+        """(W, H) pooled audio-tower outputs → (W, d) L2-normalised embeddings (float64)."""
+        return self._project(self.checkpoint.model.audio_projection, pooled).astype(np.float64)
+
+    def _project(self, head, pooled: np.ndarray) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(pooled, dtype=np.float32)).to(self.checkpoint.device)
+            return F.normalize(head(x), dim=-1).float().cpu().numpy()
 
     # -- text --------------------------------------------------------------------------------
-    def embed_texts(self, texts: list[str]) -> np.ndarray:
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """(N, d) L2-normalised text embeddings."""
-        with self._lock:
-            return self._embed_texts(texts)
-
-    def _embed_texts(self, texts: list[str]) -> np.ndarray:
         ck = self.checkpoint
+        head = (self.heads_version,)
         keys = [("text", ck.fingerprint, t) for t in texts]
-        todo = list(dict.fromkeys(k for k in keys if self._get(k) is None))
-        self.stats.text_reused += len(keys) - len(todo)
+        todo = list(dict.fromkeys(k for k in keys if self._projected.get(k + head) is None))
+        self._count("text_reused", len(keys) - len(todo))
         if todo:
-            emb = self._run_text([k[2] for k in todo])
-            for k, e in zip(todo, emb):
-                self._put(k, e)
-                self.stats.text_computed += 1
-        return np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, ck.embed_dim), np.float32)
+            known = [k for k in todo if self._pooled.get(k) is not None]
+            if known:  # tower output known: only the projection is new
+                emb = self._project(ck.model.text_projection, np.stack([self._pooled.get(k) for k in known]))
+                for k, e in zip(known, emb):
+                    self._projected.put(k + head, e)
+            new = [k for k in todo if k not in known]
+            if new:
+                pooled, emb = self._run_text([k[2] for k in new])
+                for k, p, e in zip(new, pooled, emb):
+                    self._pooled.put(k, p)
+                    self._projected.put(k + head, e)
+            self._count("text_computed", len(todo))
+        if not keys:
+            return np.zeros((0, ck.embed_dim), np.float32)
+        return np.stack([self._projected.get(k + head) for k in keys])
 
-    def _run_text(self, texts: list[str]) -> np.ndarray:
+    def _run_text(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Captions through the text tower and the projection: (N, H) pooled, (N, d) normalised."""
         import torch
+        import torch.nn.functional as F
 
         ck = self.checkpoint
         tok = ck.processor.tokenizer
-        out = []
+        pooled, projected = [], []
         with torch.inference_mode():
             for i in range(0, len(texts), self.batch_size):
-                enc = tok(texts[i : i + self.batch_size], padding=True, truncation=True, max_length=77,
-                          return_tensors="pt")
-                emb = _pooled(
-                    ck.model.get_text_features(
-                        input_ids=enc["input_ids"].to(ck.device), attention_mask=enc["attention_mask"].to(ck.device)
-                    )
-                )
-                out.append(emb.float().cpu().numpy())
-        return np.concatenate(out)
+                enc = tok(list(texts[i : i + self.batch_size]), padding=True, truncation=True,
+                          max_length=TEXT_MAX_TOKENS, return_tensors="pt")
+                out = ck.model.text_model(
+                    input_ids=enc["input_ids"].to(ck.device),  # (B, L)
+                    attention_mask=enc["attention_mask"].to(ck.device),
+                ).pooler_output  # (B, H)
+                emb = F.normalize(ck.model.text_projection(out), dim=-1)  # (B, d)
+                pooled.append(out.float().cpu().numpy())
+                projected.append(emb.float().cpu().numpy())
+        return np.concatenate(pooled), np.concatenate(projected)
+
+    def token_count(self, text: str) -> int:
+        """How many tokens the tokenizer makes of ``text`` before truncation (special tokens included)."""
+        return len(self.checkpoint.processor.tokenizer(text, truncation=False)["input_ids"])
+
+
+def _mean_direction(rows: np.ndarray) -> np.ndarray:
+    """The normalised mean of (W, d) unit vectors: one clip's embedding from its windows' embeddings."""
+    mean = rows.mean(axis=0)
+    return mean / np.linalg.norm(mean)

@@ -12,9 +12,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checkpoints import ASSETS_DIR
+from .paths import EXAMPLES_DIR, ROOT
 
-EXAMPLES_DIR = ASSETS_DIR / "examples"
 EXAMPLE_SEED = 2024
 REAL_CREDIT = "freesound.org (xserra and contributors), via sms-tools; CC BY 4.0; unchanged"
 REAL_PICKS = ("rain.wav", "piano.wav", "speech-male.wav", "flute-A4.wav", "ocean.wav")
@@ -48,7 +47,7 @@ def build_examples(folder: Path = EXAMPLES_DIR, real_dir: Path | None = None) ->
 
     from . import demo_world
 
-    real_dir = real_dir or ASSETS_DIR.parent.parent / "shared" / "audio" / "real"
+    real_dir = real_dir or ROOT.parent / "shared" / "audio" / "real"
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for clip in demo_world.generate(EXAMPLE_SEED, len(demo_world.LABELS)):

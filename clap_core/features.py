@@ -22,6 +22,7 @@ import numpy as np
 
 LONG_CLIP_POLICIES = ("windows", "first", "centre")
 DEFAULT_POLICY = "windows"
+FEATURE_BACKENDS = ("numpy",)  # transformers' ClapFeatureExtractor (numpy), one window at a time
 
 
 def window_starts(n_samples: int, window: int, policy: str = DEFAULT_POLICY) -> list[int]:
@@ -56,8 +57,12 @@ def describe_windowing(n_samples: int, rate: int, window: int, policy: str = DEF
     return f"{secs:.1f} s > {win:g} s: {policy} {win:g} s only (from {starts[0] / rate:.2f} s)"
 
 
-def window_features(feature_extractor, windows: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Features for windows of at most the extractor's length: input_features (W, C, T, F), is_longer (W, 1)."""
+def window_features(feature_extractor, windows: list[np.ndarray], sampling_rate: int,
+                    backend: str = "numpy") -> dict[str, np.ndarray]:
+    """Features for windows of at most the extractor's length, sampled at ``sampling_rate``:
+    input_features (W, 1, T, F), is_longer (W, 1). The extractor refuses a rate other than its own."""
+    if backend not in FEATURE_BACKENDS:
+        raise ValueError(f"unknown feature backend {backend!r}; choose one of {', '.join(FEATURE_BACKENDS)}")
     fe = feature_extractor
     for w in windows:
         if len(w) > fe.nb_max_samples:
@@ -67,9 +72,9 @@ def window_features(feature_extractor, windows: list[np.ndarray]) -> dict[str, n
     # Each window alone: the extractor's per-clip work does not look at batch mates, but its
     # 'fusion' path draws a random is_longer for the batch; we overwrite it below.
     feats = [
-        fe(np.asarray(w, dtype=np.float32), sampling_rate=fe.sampling_rate, return_tensors="np")["input_features"][0]
+        fe(np.asarray(w, dtype=np.float32), sampling_rate=sampling_rate, return_tensors="np")["input_features"][0]
         for w in windows
     ]
-    input_features = np.stack(feats).astype(np.float32)  # (W, C, T, F)
+    input_features = np.stack(feats).astype(np.float32)  # (W, 1, T, F)
     is_longer = np.zeros((len(windows), 1), dtype=bool)  # never the random fusion path
     return {"input_features": input_features, "is_longer": is_longer}

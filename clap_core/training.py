@@ -19,6 +19,7 @@ import numpy as np
 
 from . import demo_world
 from .contrastive import symmetric_loss_torch
+from .embed import TEXT_MAX_TOKENS
 
 TRAIN_SEED = 1234  # clips for training; evaluation uses other seeds (EVAL_SEED)
 EVAL_SEED = 987_654
@@ -119,7 +120,7 @@ def build_processor(tokenizer):
 def _features(fe, clips) -> np.ndarray:
     from .features import window_features
 
-    return np.concatenate([window_features(fe, [c.waveform])["input_features"] for c in clips])  # (N, 1, T, F)
+    return np.concatenate([window_features(fe, [c.waveform], demo_world.RATE)["input_features"] for c in clips])  # (N, 1, T, F)
 
 
 def train_demo(out: str | Path, cfg: TrainConfig = TrainConfig(), log=print) -> dict:
@@ -140,7 +141,7 @@ def train_demo(out: str | Path, cfg: TrainConfig = TrainConfig(), log=print) -> 
 
     # Every text a batch can use: each clip's caption and each class's templated labels.
     texts = [c.caption for c in clips] + [t.format(lab) for lab in labels for t in TEMPLATES]
-    enc = tokenizer(texts, padding=True, truncation=True, max_length=77, return_tensors="pt")
+    enc = tokenizer(texts, padding=True, truncation=True, max_length=TEXT_MAX_TOKENS, return_tensors="pt")
     n_clips = len(clips)
     by_class = [np.flatnonzero([c.label == lab for c in clips]) for lab in labels]
 

@@ -8,6 +8,7 @@ transformers' ``zero-shot-audio-classification`` pipeline for a single template.
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,12 +17,19 @@ from .contrastive import cosine_matrix, l2_normalise, softmax
 
 
 def check_templates(templates: list[str]) -> list[str]:
-    """Return the templates, or raise ValueError naming one without its ``{}`` slot."""
+    """Return the templates, or raise ValueError naming one that is not literal text with exactly
+    one empty ``{}`` slot (other braces must be doubled: ``{{`` and ``}}``)."""
     if not templates:
         raise ValueError("give at least one prompt template, e.g. 'This is a sound of {}.'")
+    rule = "a template is literal text with exactly one {} for the label; write other braces as {{ and }}"
     for t in templates:
-        if t.count("{}") != 1:
-            raise ValueError(f"template {t!r} must contain the label slot {{}} exactly once")
+        try:
+            slots = [(f, spec or "", conv or "") for _, f, spec, conv in string.Formatter().parse(t) if f is not None]
+        except ValueError as e:  # a lone { or }
+            raise ValueError(f"template {t!r}: {str(e).rstrip('.').lower()}; {rule}") from None
+        if slots != [("", "", "")]:
+            found = ", ".join("{" + f + (f"!{c}" if c else "") + (f":{s}" if s else "") + "}" for f, s, c in slots)
+            raise ValueError(f"template {t!r} has {found or 'no slot'}; {rule}")
     return list(templates)
 
 

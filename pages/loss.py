@@ -3,14 +3,12 @@
 import pandas as pd
 import streamlit as st
 
-from clap_core.contrastive import transformers_return_loss
 from ui import state
-from ui.figures import per_item_bars, tau_range
-from ui.widgets import export_buttons, stop_if_empty
+from ui.figures import per_item_bars
+from ui.widgets import export_buttons, stop_if_empty, tau_slider
 
 state.require_app()
 
-ss = st.session_state
 st.title("Loss")
 items = state.batch()
 stop_if_empty(items)
@@ -28,24 +26,7 @@ with st.expander("A note on the formula as it is often quoted"):
         "true pairs, once along each axis."
     )
 
-ck = state.checkpoint()
-lo, hi = tau_range(ck.tau)
-
-
-def _set_tau() -> None:
-    ss.tau = float(ss.tau_widget)
-
-
-def _reset_tau() -> None:
-    ss.tau = None
-    ss.pop("tau_widget", None)
-
-
-c1, c2 = st.columns([4, 1])
-c1.slider("τ (temperature multiplier): sharper softmax when larger", lo, hi, value=float(state.tau()), step=0.05,
-          key="tau_widget", on_change=_set_tau,
-          help=f"The checkpoint's τ = exp(logit_scale_a) = {ck.tau:.3f}. Applies to every page.")
-c2.button("Checkpoint's τ", on_click=_reset_tau, key="tau-reset", disabled=ss.tau is None)
+tau_slider()
 res = state.result()
 
 m = st.columns(4)
@@ -60,12 +41,11 @@ if res.note:
 st.subheader("Each pair's terms")
 st.caption("ℓ_text,i is −log of caption i's probability for its own clip (row i of P_text); ℓ_audio,i is −log of "
            "clip i's probability for its own caption (column i of P_audio). Each contributes 1/(2N) of its value to L.")
-st.plotly_chart(per_item_bars(res, [it.caption for it in items]), width="stretch", key="per-item")
+st.plotly_chart(per_item_bars(res, items.captions), width="stretch", key="per-item")
 share = pd.DataFrame({
-    "caption": [it.caption for it in items], "clip": [it.name for it in items],
+    "caption": items.captions, "clip": items.names,
     "ℓ_text,i": res.per_item_text, "ℓ_audio,i": res.per_item_audio,
-    "share of L": res.share_text + res.share_audio,
-    "% of L": 100 * (res.share_text + res.share_audio) / res.loss if res.loss > 0 else 0.0,
+    "share of L": res.share, "% of L": res.share_percent,
 }, index=pd.RangeIndex(1, res.n + 1, name="#"))
 st.dataframe(share, width="stretch", column_config={
     "ℓ_text,i": st.column_config.NumberColumn(format="%.4f"), "ℓ_audio,i": st.column_config.NumberColumn(format="%.4f"),
@@ -73,7 +53,7 @@ st.dataframe(share, width="stretch", column_config={
     "% of L": st.column_config.ProgressColumn(format="%.1f %%", min_value=0, max_value=100)})
 
 st.subheader("transformers' return_loss is not this loss")
-hf = transformers_return_loss(res.cosine, ck.tau_text if ss.tau is None else res.tau, res.tau)
+hf = state.transformers_loss(res)
 st.markdown(
     f"`ClapModel(..., return_loss=True)` averages `cross_entropy(logits_per_text)` and "
     f"`cross_entropy(logits_per_audio.t())`. The transpose turns the audio logits back into caption rows, so both "

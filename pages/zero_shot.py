@@ -3,45 +3,35 @@
 import pandas as pd
 import streamlit as st
 
-from clap_core.label_sets import PRESETS
-from clap_core.zeroshot import zero_shot
-from ui import state
+from ui import state, zeroshot
 from ui.figures import confusion, top_k_bars
-from ui.resources import get_embedder
+from ui.text import md
 from ui.widgets import stop_if_empty
 
 state.require_app()
 
-ss = st.session_state
 st.title("Zero-shot classification")
 items = state.batch()
 stop_if_empty(items)
 st.caption("Each label is put into the template(s) and embedded; a clip's probabilities are the softmax over labels "
            "of τ·cos(clip, label). Several templates are averaged (normalised embeddings).")
 
-BATCH = "Labels of this batch"
-choices = list(PRESETS) + [BATCH]
-preset = st.selectbox("Label preset", choices, index=0 if ss.checkpoint == "bundled" else 1, key="zs-preset",
+preset = st.selectbox("Label preset", zeroshot.preset_names(), index=zeroshot.default_preset_index(), key="zs-preset",
                       help="The bundled model knows only the demo world; LAION checkpoints are benchmarked on ESC-50's 50 classes.")
-batch_labels = list(dict.fromkeys(it.label for it in items if it.label))
-default = PRESETS.get(preset, tuple(batch_labels))
 c1, c2 = st.columns([3, 2])
-labels_text = c1.text_area("Labels, one per line", "\n".join(default), height=200, key=f"zs-labels-{preset}")
-templates_text = c2.text_area("Templates, one per line, each with {}", "This is a sound of {}.", height=120,
+labels_text = c1.text_area("Labels, one per line", "\n".join(zeroshot.preset_labels(preset)), height=200,
+                           key=f"zs-labels-{preset}")
+templates_text = c2.text_area("Templates, one per line, each with {}", zeroshot.DEFAULT_TEMPLATE, height=120,
                               key="zs-templates")
 k = c2.slider("Top k", 1, 10, 3, key="zs-k")
-labels = [x.strip() for x in labels_text.splitlines() if x.strip()]
-templates = [x.strip() for x in templates_text.splitlines() if x.strip()]
 
-_, E_a = state.embeddings(items)
-true = [it.label for it in items]
 try:
-    zs = zero_shot(get_embedder(ss.checkpoint), E_a, labels, templates, tau=state.tau(),
-                   true_labels=true if any(true) else None)
+    zs = zeroshot.classify(zeroshot.lines(labels_text), zeroshot.lines(templates_text))
 except ValueError as e:
-    st.error(f"Cannot classify: {e}")
+    st.error(f"Cannot classify: {md(str(e))}")
     st.stop()
 
+true = items.labels
 known = [t for t in true if t in zs.labels]
 if zs.accuracy is not None:
     a, b = st.columns([1, 2])
@@ -60,8 +50,8 @@ for start in range(0, len(items), per_row):
             it = items[i]
             mark = ""
             if it.label in zs.labels:
-                mark = " :green[✓ right]" if zs.top1[i] == it.label else f" :red[✗ true: {it.label}]"
-            st.markdown(f"**{i + 1}. {it.name}**{mark}")
+                mark = " :green[✓ right]" if zs.top1[i] == it.label else f" :red[✗ true: {md(it.label)}]"
+            st.markdown(f"**{i + 1}. {md(it.name)}**{mark}")
             st.plotly_chart(top_k_bars(zs, i, k), width="stretch", key=f"zs-bars-{i}")
 
 st.subheader("All probabilities")

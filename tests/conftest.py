@@ -29,19 +29,14 @@ def formats():
 def tiny_checkpoint(tmp_path_factory):
     """A random-weight tiny ClapConfig + processor saved to a temp folder (fusion on, to cover it)."""
     import torch
-    from transformers import ClapConfig, ClapModel
+    from tiny import tiny_config
+    from transformers import ClapModel
 
     from clap_core.training import build_processor, build_tokenizer
 
     torch.manual_seed(0)
     tok = build_tokenizer(300)
-    cfg = ClapConfig(
-        text_config=dict(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=64, max_position_embeddings=80, projection_dim=16),
-        audio_config=dict(patch_embeds_hidden_size=8, depths=[1, 1, 1, 1], num_attention_heads=[1, 1, 2, 2],
-                          hidden_size=64, projection_dim=16, enable_fusion=True),
-        projection_dim=16,
-    )
+    cfg = tiny_config(vocab_size=len(tok), fusion=True)
     folder = tmp_path_factory.mktemp("tiny-clap")
     ClapModel(cfg).eval().save_pretrained(folder)
     proc = build_processor(tok)

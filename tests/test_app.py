@@ -1,14 +1,17 @@
 """AppTest per page: the real app on the real bundled checkpoint, driven through its widgets."""
 
+import re
+import shutil
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from clap_core.contrastive import contrastive
+from clap_core.embed import Embedder
+from clap_core.paths import BUNDLED_DIR
 from conftest import ROOT
 from media import all_formats
-
-pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 def open_app(page: str | None = None) -> AppTest:
@@ -26,16 +29,21 @@ def metric(at, label_start: str) -> str:
     return next(m.value for m in at.metric if m.label.startswith(label_start))
 
 
-def expected_result(at, tau=None):
-    """The loss terms computed straight from clap_core for the app's current batch."""
-    from clap_core.checkpoints import load_checkpoint
-    from clap_core.embed import Embedder
+def plain(markdown: str) -> str:
+    """A message as the user reads it: the app escapes user text for Markdown with backslashes."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
-    items = at.session_state.batch
-    emb = Embedder(load_checkpoint("bundled", device="cpu"))
-    E_a = emb.embed_audio([it.waveform for it in items])
-    E_t = emb.embed_texts([it.caption for it in items])
-    return contrastive(E_t, E_a, tau or emb.checkpoint.tau)
+
+@pytest.fixture(scope="module")
+def expected(bundled):
+    """The loss terms computed straight from clap_core for the app's current batch (the test session's
+    bundled checkpoint, loaded once)."""
+    def compute(at, tau=None):
+        items = at.session_state.batch
+        emb = Embedder(bundled)
+        return contrastive(emb.embed_texts(items.captions), emb.embed_clips(items.clips), tau or bundled.tau)
+
+    return compute
 
 
 def test_first_open_has_the_example_batch():
@@ -47,14 +55,16 @@ def test_first_open_has_the_example_batch():
     assert "Custom hub id or local folder…" in at.sidebar.selectbox(key="ck_choice").options
 
 
-def test_similarity_page_views_and_symmetry():
+def test_similarity_page_views_and_symmetry(expected):
     at = open_app("pages/similarity.py")
     assert at.get("plotly_chart"), "no heatmap"
-    res = expected_result(at)
+    res = expected(at)
     sym = next(m.value for m in at.markdown if m.value.startswith("**No.**"))
     assert f"{res.loss_text:.4f}" in sym and f"{res.loss_audio:.4f}" in sym
     radio = at.radio(key="sim_view")
-    for view in ("cosine", "P_text", "P_audio", "grad", "C"):
+    from ui.views import VIEWS
+
+    for view in [v.key for v in VIEWS] + ["C"]:  # every registered view draws
         radio.set_value(view).run()
         assert not at.exception
     radio.set_value("P_text").run()
@@ -67,16 +77,16 @@ def test_similarity_page_views_and_symmetry():
     assert len(at.get("download_button")) == 5
 
 
-def test_loss_page_and_tau_slider():
+def test_loss_page_and_tau_slider(expected):
     at = open_app("pages/loss.py")
-    res = expected_result(at)
+    res = expected(at)
     assert metric(at, "ℓ_text") == f"{res.loss_text:.4f}"
     assert metric(at, "ℓ_audio") == f"{res.loss_audio:.4f}"
     assert metric(at, "L =") == f"{res.loss:.4f}"
     assert metric(at, "chance") == f"{np.log(8):.4f}"
     assert len(at.latex) >= 2 and "-\\frac{1}{N}" in at.latex[1].value
     at.slider(key="tau_widget").set_value(5.0).run()
-    low = expected_result(at, tau=5.0)
+    low = expected(at, tau=5.0)
     assert metric(at, "L =") == f"{low.loss:.4f}" != f"{res.loss:.4f}"
     assert metric(at, "τ in use") == "5.00"
     hf_note = next(m.value for m in at.markdown if "return_loss=True" in m.value)
@@ -95,7 +105,10 @@ def test_zero_shot_labels_accuracy_and_bad_template():
     np.testing.assert_allclose(probs[["siren", "white noise", "low tone"]].sum(axis=1), 1.0, atol=1e-9)
     assert probs["top label"].iloc[5] == "siren"  # the demo siren clip
     at.text_area(key="zs-templates").set_value("a sound without a slot").run()
-    assert any("{}" in e.value for e in at.error)
+    assert any("exactly one {}" in plain(e.value) for e in at.error)
+    at.text_area(key="zs-templates").set_value("A {x} sound of {}.").run()
+    assert not at.exception
+    assert any("has {x}, {}" in plain(e.value) and "{{ and }}" in plain(e.value) for e in at.error)
 
 
 def test_unreadable_upload_shows_its_error_and_keeps_the_batch():
@@ -107,9 +120,10 @@ def test_unreadable_upload_shows_its_error_and_keeps_the_batch():
         ("notes.txt.mp3", b"just some text, not audio at all", "audio/mpeg"),
     ]).run()
     assert not at.exception
-    errors = [e.value for e in at.error]
-    assert any(e.startswith("broken.wav: ") for e in errors), errors
-    assert any(e.startswith("notes.txt.mp3: ") and "not a recognised audio format" in e for e in errors), errors
+    errors = [plain(e.value) for e in at.error]
+    assert any(e.startswith("broken.wav: not added — ") for e in errors), errors
+    assert any(e.startswith("notes.txt.mp3: not added — ") and "not a recognised audio format" in e for e in errors), errors
+    assert any("Added 1 clip: flute.m4a." in plain(m.value) for m in at.success)
     items = at.session_state.batch
     assert len(items) == 9 and items[-1].name == "flute.m4a" and items[0].name == "demo-low-tone.flac"
 
@@ -128,7 +142,7 @@ def test_shuffle_restore_move_remove_clear():
     at.button(key="remove-one").click().run()
     assert len(at.session_state.batch) == 7
     at.button(key="clear").click().run()
-    assert at.session_state.batch == []
+    assert len(at.session_state.batch) == 0
     at.switch_page("pages/loss.py").run()
     assert not at.exception and any("empty" in i.value for i in at.info)
 
@@ -140,10 +154,13 @@ def test_failed_checkpoint_keeps_the_previous_one(tmp_path):
     at.sidebar.button(key="ck_load").click().run()  # a form: the value and the click arrive together
     assert not at.exception
     assert at.session_state.checkpoint == "bundled"
-    assert any("no config.json" in e.value and "Still using bundled" in e.value for e in at.sidebar.error)
+    assert any("no config.json" in plain(e.value) and "Still using bundled" in plain(e.value) for e in at.sidebar.error)
+    # the custom field stays open with what was typed, to correct it
+    assert at.sidebar.selectbox(key="ck_choice").value == "Custom hub id or local folder…"
+    assert at.sidebar.text_input(key="ck_custom").value == str(tmp_path)
     at.sidebar.selectbox(key="ck_choice").set_value("laion/clap-htsat-unfused").run()
     assert at.session_state.checkpoint == "bundled"
-    assert any("bundled" in e.value and "laion/clap-htsat-unfused" in e.value for e in at.sidebar.error)
+    assert any("bundled" in plain(e.value) and "laion/clap-htsat-unfused" in plain(e.value) for e in at.sidebar.error)
     assert len(at.session_state.batch) == 8
 
 
@@ -156,7 +173,6 @@ def test_hosted_mode_hides_custom_checkpoints(monkeypatch):
 
 
 def test_a_caption_edit_embeds_one_caption_and_a_plain_rerun_embeds_nothing():
-    from ui.batch import with_edits
     from ui.resources import get_embedder
 
     at = open_app("pages/similarity.py")
@@ -165,9 +181,9 @@ def test_a_caption_edit_embeds_one_caption_and_a_plain_rerun_embeds_nothing():
     at.run()  # nothing changed
     assert (stats.audio_computed, stats.text_computed) == before
     items = at.session_state.batch
-    captions = [it.caption for it in items]
+    captions = items.captions
     captions[3] = "an edited caption nobody has typed before"
-    at.session_state.batch = with_edits(items, captions, [it.label for it in items])
+    at.session_state.batch = items.with_edits(captions, items.labels)
     at.run()
     assert not at.exception
     assert stats.audio_computed == before[0] and stats.text_computed == before[1] + 1
@@ -183,7 +199,7 @@ def test_a_recording_is_added_with_its_facts():
     assert not at.exception
     items = at.session_state.batch
     assert len(items) == 9 and items[-1].name == "recording-1.wav" and items[-1].source == "recording"
-    assert items[-1].info.source_rate == rate and items[-1].info.resampled
+    assert items[-1].info.source_rate == rate != 48_000 and items[-1].data is not None
 
 
 def test_switching_to_a_local_checkpoint_keeps_the_batch(tiny_checkpoint):
@@ -196,3 +212,26 @@ def test_switching_to_a_local_checkpoint_keeps_the_batch(tiny_checkpoint):
     assert metric(at, "τ in use") == f"{1 / 0.07:.2f}"
     assert not at.sidebar.error
     assert metric(at, "L =") != ""
+
+
+def test_tau_has_one_owner_per_checkpoint(tmp_path, expected, bundled):
+    """τ = 5 on the Loss page, then a switch to a copy of the bundled checkpoint: the slider, the sidebar
+    and L all use the new checkpoint's τ; back on the first checkpoint, its τ = 5 is back."""
+    copy = tmp_path / "bundled-copy"
+    shutil.copytree(BUNDLED_DIR, copy)
+    at = open_app("pages/loss.py")
+    at.slider(key="tau_widget").set_value(5.0).run()
+    assert metric(at, "τ in use") == "5.00" and metric(at, "L =") == f"{expected(at, tau=5.0).loss:.4f}"
+    at.sidebar.selectbox(key="ck_choice").set_value("Custom hub id or local folder…").run()
+    at.sidebar.text_input(key="ck_custom").set_value(str(copy))
+    at.sidebar.button(key="ck_load").click().run()
+    assert not at.exception and at.session_state.checkpoint == str(copy)
+    tau = bundled.tau  # the copy holds the same weights
+    assert at.slider(key="tau_widget").value == pytest.approx(tau)
+    assert metric(at, "τ in use") == f"{tau:.2f}"
+    assert metric(at, "L =") == f"{expected(at, tau=tau).loss:.4f}" != f"{expected(at, tau=5.0).loss:.4f}"
+    assert at.button(key="tau-reset").disabled
+    at.sidebar.selectbox(key="ck_choice").set_value("bundled").run()
+    assert at.session_state.checkpoint == "bundled"
+    assert at.slider(key="tau_widget").value == pytest.approx(5.0) and metric(at, "τ in use") == "5.00"
+    assert metric(at, "L =") == f"{expected(at, tau=5.0).loss:.4f}" and not at.button(key="tau-reset").disabled

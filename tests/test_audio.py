@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from clap_core.audio import AudioError, decode, sniff_container
+from clap_core.audio import AudioError, content_key, decode, resample, sniff_container
 from media import encode_pyav, encode_soundfile, real_clip, resample_to
 
 EXPECTED_CONTAINER = {
@@ -18,71 +18,81 @@ EXPECTED_CONTAINER = {
 @pytest.mark.parametrize("fmt", list(EXPECTED_CONTAINER))
 def test_each_format_decodes_to_the_same_sound(formats, fmt):
     ref, rate = real_clip()
-    clip = decode(formats[fmt], 48_000, name=f"flute.{fmt}")
+    clip = decode(formats[fmt], name=f"flute.{fmt}")
     info = clip.info
     assert info.container == EXPECTED_CONTAINER[fmt]
-    assert info.sample_rate == 48_000 and clip.waveform.dtype == np.float32 and clip.waveform.ndim == 1
-    assert info.resampled == (info.source_rate != 48_000)
+    wave = clip.waveform(48_000)
+    assert wave.dtype == np.float32 and wave.ndim == 1
+    assert (wave is clip.samples) == (info.source_rate == 48_000)
     assert info.seconds == pytest.approx(2.0, abs=0.08)  # codecs add a little priming/padding
     # same sound: spectra of the decoded clip and of the original agree (lossy codecs included)
-    ref48 = decode(encode_soundfile(ref, rate, "WAV", "FLOAT"), 48_000).waveform
-    n = min(len(ref48), len(clip.waveform))
+    ref48 = decode(encode_soundfile(ref, rate, "WAV", "FLOAT")).waveform(48_000)
+    n = min(len(ref48), len(wave))
     spec = lambda x: np.abs(np.fft.rfft(x[:n] * np.hanning(n)))  # noqa: E731
-    corr = np.corrcoef(spec(ref48), spec(clip.waveform))[0, 1]
+    corr = np.corrcoef(spec(ref48), spec(wave))[0, 1]
     assert corr > 0.9, f"{fmt}: spectral correlation {corr:.3f}"
 
 
 def test_format_is_decided_by_content_not_name(formats):
-    clip = decode(formats["flac"], 48_000, name="really-a-flac.mp3")
+    clip = decode(formats["flac"], name="really-a-flac.mp3")
     assert clip.info.container == "flac" and clip.info.decoder == "soundfile"
-    clip = decode(formats["m4a-aac"], 48_000, name="song.wav")
+    clip = decode(formats["m4a-aac"], name="song.wav")
     assert clip.info.container == "mp4" and clip.info.decoder == "pyav"
 
 
 def test_stereo_is_downmixed_to_the_channel_mean(formats):
-    clip = decode(formats["wav-stereo-float"], 44_100)
+    clip = decode(formats["wav-stereo-float"])
     data, _ = real_clip()
-    assert clip.info.channels == 2 and clip.info.downmixed and not clip.info.resampled
-    np.testing.assert_allclose(clip.waveform, 0.75 * data, atol=1e-6)
+    assert clip.info.channels == 2 and clip.info.downmixed and clip.info.source_rate == 44_100
+    np.testing.assert_allclose(clip.waveform(44_100), 0.75 * data, atol=1e-6)
 
 
-def test_resampling_is_torchaudio_and_deterministic(formats):
-    a = decode(formats["wav"], 48_000).waveform
-    b = decode(formats["wav"], 48_000).waveform
-    assert np.array_equal(a, b)
-    assert len(a) == round(2.0 * 48_000)
+def test_resampling_is_deterministic_and_memoised_per_rate(formats):
+    clip = decode(formats["wav"])
+    a, b = clip.waveform(48_000), decode(formats["wav"]).waveform(48_000)
+    assert np.array_equal(a, b) and len(a) == round(2.0 * 48_000)
+    assert clip.waveform(48_000) is a  # resampled once per rate
+    c = clip.waveform(16_000)  # a second model rate: from the source, not from the 48 kHz copy
+    np.testing.assert_array_equal(c, resample(clip.samples, clip.info.source_rate, 16_000))
+    assert clip.waveform(48_000) is a and not a.flags.writeable
+
+
+def test_content_key_is_computed_once_from_the_source(formats):
+    a, b = decode(formats["wav"]), decode(formats["wav"], name="other-name.wav")
+    assert a.key == b.key == content_key(a.samples, a.info.source_rate)
+    assert decode(formats["ogg-vorbis"]).key != a.key  # lossy: other samples, another key
 
 
 def test_path_input_names_the_file(tmp_path, formats):
     p = tmp_path / "clip.ogg"
     p.write_bytes(formats["ogg-vorbis"])
-    assert decode(p, 48_000).info.name == "clip.ogg"
+    assert decode(p).info.name == "clip.ogg"
 
 
 def test_decoding_stops_at_max_seconds(tmp_path):
     data, rate = real_clip("ocean.wav", None)
     total = len(data) / rate
-    clip = decode(encode_soundfile(data, rate, "WAV", "PCM_16"), rate, max_seconds=1.5)
+    clip = decode(encode_soundfile(data, rate, "WAV", "PCM_16"), max_seconds=1.5)
     assert clip.info.truncated and clip.info.seconds == pytest.approx(1.5, abs=1e-3)
     assert clip.info.source_seconds == pytest.approx(total, abs=1e-3)
     assert any("first 1.5 s" in w for w in clip.info.warnings)
-    mp4 = decode(encode_pyav(data, rate, "mp4", "aac"), rate, max_seconds=1.5)
+    mp4 = decode(encode_pyav(data, rate, "mp4", "aac"), max_seconds=1.5)
     assert mp4.info.truncated and mp4.info.seconds == pytest.approx(1.5, abs=1e-3)
     for suffix, blob in (("flac", encode_soundfile(data, rate, "FLAC")), ("webm", encode_pyav(resample_to(data, rate, 48_000), 48_000, "webm", "libopus"))):
         path = tmp_path / f"long.{suffix}"  # from a path, the decoders stream the file
         path.write_bytes(blob)
-        clip = decode(path, 48_000, max_seconds=1.0)
+        clip = decode(path, max_seconds=1.0)
         assert clip.info.truncated and clip.info.seconds == pytest.approx(1.0, abs=1e-3), suffix
 
 
 def test_silent_short_and_long_clips_are_accepted_with_warnings():
-    silent = decode(encode_soundfile(np.zeros(48_000, np.float32), 48_000, "WAV", "PCM_16"), 48_000)
+    silent = decode(encode_soundfile(np.zeros(48_000, np.float32), 48_000, "WAV", "PCM_16"))
     assert any("silent" in w for w in silent.info.warnings)
-    short = decode(encode_soundfile(np.full(2_400, 0.1, np.float32), 48_000, "WAV", "FLOAT"), 48_000)
+    short = decode(encode_soundfile(np.full(2_400, 0.1, np.float32), 48_000, "WAV", "FLOAT"))
     assert short.info.seconds == pytest.approx(0.05) and any("very short" in w for w in short.info.warnings)
-    long = decode(encode_soundfile(np.full(48_000 * 12, 0.1, np.float32), 48_000, "WAV", "FLOAT"), 48_000,
-                  window_seconds=10)
-    assert any("window" in w for w in long.info.warnings)
+    long = decode(encode_soundfile(np.full(48_000 * 12, 0.1, np.float32), 48_000, "WAV", "FLOAT"))
+    assert not any("window" in w for w in long.info.warnings)  # no model yet: no window
+    assert any("10 s window" in w for w in long.warnings_for(10.0))
 
 
 def _truncated_flac(formats):
@@ -111,23 +121,23 @@ BAD_INPUTS = {
 def test_unreadable_input_raises_one_error_type_naming_file_and_reason(formats, kind):
     make, reason = BAD_INPUTS[kind]
     with pytest.raises(AudioError, match=reason) as exc:
-        decode(make(formats), 48_000, name=f"{kind}.bin")
+        decode(make(formats), name=f"{kind}.bin")
     assert str(exc.value).startswith(f"{kind}.bin: ")
     assert exc.value.name == f"{kind}.bin"
 
 
 def test_missing_file_and_folder(tmp_path):
     with pytest.raises(AudioError, match="file not found"):
-        decode(tmp_path / "nope.wav", 48_000)
+        decode(tmp_path / "nope.wav")
     with pytest.raises(AudioError, match="folder"):
-        decode(tmp_path, 48_000)
+        decode(tmp_path)
 
 
 def test_nan_samples_are_rejected():
     buf = io.BytesIO()
     sf.write(buf, np.array([0.1, np.nan, 0.2] * 1000, np.float32), 48_000, format="WAV", subtype="FLOAT")
     with pytest.raises(AudioError, match="NaN"):
-        decode(buf.getvalue(), 48_000)
+        decode(buf.getvalue())
 
 
 @pytest.mark.parametrize("head,name", [

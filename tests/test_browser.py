@@ -83,22 +83,21 @@ def page():
         browser.close()
 
 
-def settle(pg, quiet: float = 1.0) -> None:
-    """Wait until the app has stopped running (no 'Running…' status) and charts are drawn."""
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if pg.locator("[data-testid=stStatusWidget]").count() == 0:
-            time.sleep(quiet)
-            if pg.locator("[data-testid=stStatusWidget]").count() == 0:
-                return
-        time.sleep(0.2)
-    raise AssertionError("the app kept running for 2 minutes")
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def idle(pg, *needed: str) -> None:
+    """Wait as Streamlit's own e2e suite does: for the elements the next step needs, then for the
+    app's script to be not running (never a fixed sleep)."""
+    for selector in needed:
+        pg.locator(selector).first.wait_for()
+    pg.locator(IDLE).wait_for()
 
 
 def goto_page(pg, title: str) -> None:
     pg.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
     pg.locator("h1", has_text=title.split()[0]).first.wait_for()
-    settle(pg)
+    idle(pg)
 
 
 def shot(pg, name: str) -> None:
@@ -116,7 +115,7 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
     t0 = time.time()
     pg.goto(server)
     pg.get_by_text("8 pairs").wait_for()
-    settle(pg)
+    idle(pg)
     first_render = time.time() - t0
     shot(pg, "1-batch")
 
@@ -124,15 +123,17 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
     fmts = all_formats("piano.wav", 3.0)
     data, rate = real_clip("speech-male.wav", 3.0)
     files = {"piano.m4a": fmts["m4a-aac"], "piano.mp3": fmts["mp3"],
-             "speech.flac": encode_soundfile(data, rate, "FLAC")}
+             "speech.flac": encode_soundfile(data, rate, "FLAC"),
+             "huge.wav": b"RIFF" + bytes(26_000_000)}  # over the 25 MB limit: named, not added
     paths = []
     for name, blob in files.items():
         (tmp_path / name).write_bytes(blob)
         paths.append(str(tmp_path / name))
     pg.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(paths)
     pg.get_by_text("11 pairs").wait_for()
-    settle(pg)
-    assert pg.get_by_text("Added 3 clips.").count() == 1
+    idle(pg)
+    assert pg.get_by_text("Added 3 clips: piano.m4a, piano.mp3, speech.flac.").count() == 1
+    assert pg.get_by_text("huge.wav: not added — 26.0 MB is over the limit of 25 MB per file").count() == 1
 
     # type a caption into the table (a canvas grid: double-click the cell to open its editor)
     grid = pg.locator("[data-testid=stDataFrame]").first
@@ -145,9 +146,9 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
     editor.fill("a deep steady hum from the basement")
     t_edit = time.time()
     pg.keyboard.press("Enter")
-    settle(pg, 0.5)
+    pg.locator("[data-testid=glide-cell-2-0]", has_text="a deep steady hum from the basement").wait_for(state="attached")
+    idle(pg)
     edit_update = time.time() - t_edit
-    assert pg.locator("[data-testid=glide-cell-2-0]").inner_text() == "a deep steady hum from the basement"
 
     # the heatmap shows the new caption; switch views
     goto_page(pg, "Similarity matrix")
@@ -157,12 +158,11 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
     shot(pg, "2-similarity-C")
     pg.get_by_text("softmax → along each row").click()
     pg.get_by_text("Each row (a caption) is a probability distribution", exact=False).wait_for()
-    settle(pg)
-    assert pg.locator(".gtitle", has_text="P_text").count() == 1
+    idle(pg, ".gtitle >> text=P_text")
     shot(pg, "3-similarity-P_text")
     pg.get_by_text("softmax ↓ down each column").click()
     pg.get_by_text("Each column (a clip)", exact=False).wait_for()
-    settle(pg)
+    idle(pg)
     assert pg.get_by_text("Is C symmetric?").count() == 1
 
     goto_page(pg, "Zero-shot")
@@ -179,7 +179,8 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
     slider.focus()
     pg.keyboard.press("Home")  # τ to its minimum, 1
     pg.locator("[data-testid=stSliderThumbValue]", has_text="1.00").first.wait_for()
-    settle(pg)
+    pg.locator("[data-testid=stMetric]", has_text="τ in use").filter(has_text="1.00").first.wait_for()
+    idle(pg)
     after = metric_value(pg, "L = ½")
     assert after != before, (before, after)
 
@@ -192,7 +193,7 @@ def test_a_deep_link_into_a_fresh_server_opens_that_page(page):
     with streamlit_server() as url:
         page.goto(url + "/loss")
         page.get_by_text("chance level log N").wait_for()
-        settle(page)
+        idle(page)
         assert page.locator("[data-testid=stSidebarNav] a", has_text="Similarity matrix").count() == 1
         assert page.get_by_text("τ in use").count() == 1
         assert page.locator("h1", has_text="Loss").count() == 1

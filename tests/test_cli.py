@@ -137,3 +137,46 @@ def test_import_does_not_pull_streamlit():
 
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+@pytest.mark.parametrize("args,argument", [
+    (("batch", "--audio", "a.wav", "--text", "a", "--max-seconds", "nan"), "--max-seconds"),
+    (("batch", "--audio", "a.wav", "--text", "a", "--max-seconds", "inf"), "--max-seconds"),
+    (("batch", "--audio", "a.wav", "--text", "a", "--max-seconds", "-1"), "--max-seconds"),
+    (("batch", "--audio", "a.wav", "--text", "a", "--tau", "0"), "--tau"),
+    (("zero-shot", "--audio", "a.wav", "--labels", "x", "y", "--top-k", "0"), "--top-k"),
+    (("zero-shot", "--audio", "a.wav", "--labels", "x", "y", "--top-k", "-1"), "--top-k"),
+])
+def test_bad_arguments_exit_2_naming_the_argument(args, argument):
+    proc = cli(*args, check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and argument in lines[0], proc.stderr
+
+
+def test_bad_template_exit_2_one_line(world):
+    f = sorted(world.glob("*.wav"))[0]
+    proc = cli("zero-shot", "--audio", f, "--labels", "x", "y", "--template", "A {x} sound of {}.", check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "{x}" in lines[0] and "{{" in lines[0], proc.stderr
+
+
+def test_a_45_s_clip_gives_the_app_s_numbers_with_the_cli_defaults(tmp_path, bundled):
+    """One set of limits: the CLI's defaults read what the app reads (the first 30 s)."""
+    from clap_core.batch import Batch
+    from clap_core.contrastive import contrastive
+    from clap_core.embed import Embedder
+    from conftest import ROOT
+    from media import encode_soundfile, real_clip
+
+    data, rate = real_clip("ocean.wav", None)
+    long = np.tile(data, int(np.ceil(45 * rate / len(data))))[: 45 * rate]
+    path = tmp_path / "ocean-45s.flac"
+    path.write_bytes(encode_soundfile(long, rate, "FLAC"))
+    other = ROOT / "assets" / "examples" / "demo-siren.flac"
+    texts = ["waves on a shore for a long time", "a siren going up and down"]
+    out = json.loads(cli("batch", "--audio", path, other, "--text", *texts, "--json").stdout)
+    assert out["clips"][0]["truncated"] and out["clips"][0]["seconds"] == pytest.approx(30.0, abs=1e-3)
+    batch, _ = Batch().add_files([(path.name, path.read_bytes()), (other.name, other.read_bytes())], captions=texts)
+    emb = Embedder(bundled)
+    app = contrastive(emb.embed_texts(batch.captions), emb.embed_clips(batch.clips), bundled.tau)
+    assert out["C"] == app.C.tolist() and out["loss"] == app.loss

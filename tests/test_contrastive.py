@@ -144,16 +144,11 @@ def test_torch_training_loss_equals_displayed_loss():
 
 def test_transformers_return_loss_is_not_the_symmetric_loss():
     """ClapModel(return_loss=True) takes cross_entropy(logits_per_audio.t()): the text→audio direction twice."""
-    from transformers import ClapConfig, ClapModel
+    from tiny import tiny_config
+    from transformers import ClapModel
 
     torch.manual_seed(0)
-    cfg = ClapConfig(
-        text_config=dict(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=64, max_position_embeddings=40, projection_dim=16),
-        audio_config=dict(patch_embeds_hidden_size=8, depths=[1, 1, 1, 1], num_attention_heads=[1, 1, 2, 2],
-                          hidden_size=64, projection_dim=16),
-        projection_dim=16,
-    )
+    cfg = tiny_config(max_positions=40)
     model = ClapModel(cfg).eval()
     n = 5
     ids = torch.randint(5, 100, (n, 12))

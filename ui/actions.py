@@ -1,29 +1,47 @@
-"""What the Batch page's controls do to the session's batch (used as widget callbacks)."""
+"""What the Batch page's controls do to the session's batch (widget callbacks and the upload/editor
+steps). Each action changes the batch through clap_core's Batch and leaves one list of messages."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from clap_core.batch import FileOutcome, default_batch
 from clap_core.examples import Example
 
 from . import state
-from .batch import add_files, default_batch, example_items, move, remove, shuffle_captions, with_edits
-from .settings import MAX_CLIPS
 
 
-def _say(kind: str, text: str) -> list[tuple[str, str]]:
-    return [(kind, text)]
+def _say(*messages: tuple[str, str]) -> None:
+    st.session_state.messages = list(messages)
+
+
+def _report(outcomes: list[FileOutcome]) -> None:
+    """One message per file the user chose: the ones not added (and why), then how many were added."""
+    added = sum(o.added for o in outcomes)
+    msgs = [("error", o.message) for o in outcomes if not o.added]
+    if added:
+        names = ", ".join(o.name for o in outcomes if o.added)
+        msgs.append(("ok", f"Added {added} clip{'s' * (added != 1)}: {names}."))
+    _say(*msgs)
 
 
 def add(files: list[tuple[str, bytes]], source: str) -> None:
-    """Add (name, bytes) files; unreadable ones become error messages, the rest of the batch stays."""
-    ck, before = state.checkpoint(), state.batch()
-    items, errors = add_files(before, files, ck.sampling_rate, source=source, max_clips=MAX_CLIPS,
-                              start_counter=state.next_counter(len(files)), window_seconds=ck.window_seconds)
-    state.set_batch(items)
-    added = len(items) - len(before)
-    st.session_state.messages = [("error", e) for e in errors] + (
-        _say("ok", f"Added {added} clip{'s' * (added != 1)}.") if added else [])
+    """Add (name, bytes) files; every file gets a message, the rest of the batch stays."""
+    new, outcomes = state.batch().add_files(files, source)
+    state.set_batch(new)
+    _report(outcomes)
+
+
+def take_uploads(uploaded: list) -> bool:
+    """Add the uploader's files not seen before (each upload is processed once); True if there were any."""
+    ss = st.session_state
+    fresh = [f for f in uploaded or [] if f.file_id not in ss.seen_uploads]
+    if not fresh:
+        return False
+    ss.seen_uploads.update(f.file_id for f in fresh)
+    add([(f.name, f.getvalue()) for f in fresh], "upload")
+    ss.upload_round = ss.get("upload_round", 0) + 1  # a fresh, empty uploader
+    return True
 
 
 def add_recording(recording) -> None:
@@ -35,24 +53,31 @@ def add_recording(recording) -> None:
 
 def add_examples(picked: list[Example]) -> None:
     """Add shipped examples, as many as fit."""
-    ck, room = state.checkpoint(), MAX_CLIPS - len(state.batch())
-    state.set_batch(state.batch() + example_items(picked[:room], ck.sampling_rate, state.next_counter(len(picked)),
-                                                  ck.window_seconds))
-    st.session_state.messages = _say("ok", f"Added {min(room, len(picked))} example clips.")
+    new, outcomes = state.batch().add_examples(picked)
+    state.set_batch(new)
+    _report(outcomes)
     st.session_state["example-pick"] = []
 
 
 def reset_examples() -> None:
     """Back to the example batch a session opens with."""
-    ck = state.checkpoint()
-    state.set_batch(default_batch(ck.sampling_rate, ck.window_seconds))
-    st.session_state.messages, st.session_state.unshuffled = _say("ok", "The example batch is back."), None
+    state.set_batch(default_batch())
+    _say(("ok", "The example batch is back."))
+
+
+def apply_edits(captions: list, labels: list) -> None:
+    """Take the table's captions and labels (None → ''); the table keeps its key, so typing is not lost."""
+    items = state.batch()
+    captions = [str(c) if c is not None else "" for c in captions]
+    labels = [str(x) if x is not None else "" for x in labels]
+    if captions != items.captions or labels != items.labels:
+        state.set_batch(items.with_edits(captions, labels), from_editor=True)
 
 
 def move_picked(step: int) -> None:
     """Move the picked pair up (-1) or down (+1); the pick follows it."""
     ss = st.session_state
-    state.set_batch(move(state.batch(), ss["pair-pick"], step))
+    state.set_batch(state.batch().move(ss["pair-pick"], step))
     ss["pair-pick"] = min(max(ss["pair-pick"] + step, 0), len(state.batch()) - 1)
 
 
@@ -60,28 +85,22 @@ def remove_picked() -> None:
     """Remove the picked pair."""
     ss = st.session_state
     gone = state.batch()[ss["pair-pick"]]
-    state.set_batch(remove(state.batch(), {gone.uid}))
-    ss.messages, ss["pair-pick"] = _say("ok", f"Removed {gone.name}."), 0
+    state.set_batch(state.batch().remove({gone.uid}))
+    ss["pair-pick"] = 0
+    _say(("ok", f"Removed {gone.name}."))
 
 
 def shuffle() -> None:
-    """Give every clip another clip's caption (remembering the captions before the first shuffle)."""
-    ss = st.session_state
-    if ss.unshuffled is None:
-        ss.unshuffled = {it.uid: it.caption for it in state.batch()}
-    ss.shuffle_seed += 1
-    state.set_batch(shuffle_captions(state.batch(), ss.shuffle_seed))
+    """Give every clip another clip's caption (the captions from before the first shuffle are kept)."""
+    state.set_batch(state.batch().shuffle_captions())
 
 
 def restore() -> None:
     """Put back the captions from before the first shuffle."""
-    ss = st.session_state
-    keep, now = ss.unshuffled or {}, state.batch()
-    state.set_batch(with_edits(now, [keep.get(it.uid, it.caption) for it in now], [it.label for it in now]))
-    ss.unshuffled = None
+    state.set_batch(state.batch().restore_captions())
 
 
 def clear() -> None:
     """Empty the batch."""
-    state.set_batch([])
-    st.session_state.messages, st.session_state.unshuffled = [], None
+    state.set_batch(state.batch().clear())
+    _say()

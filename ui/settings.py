@@ -6,16 +6,10 @@ import os
 
 import streamlit as st
 
+from clap_core.batch import LIMITS
 from clap_core.checkpoints import BUNDLED, KNOWN_CHECKPOINTS
 
-from .batch import MAX_SECONDS  # noqa: F401  (re-exported: the limits live together here)
-
-MAX_CLIPS = 64  # clips in a batch
-
-
-def max_file_mb() -> int:
-    """Upload limit per file, MB: server.maxUploadSize from .streamlit/config.toml."""
-    return int(st.get_option("server.maxUploadSize"))
+__all__ = ["LIMITS", "hosted", "default_checkpoint"]  # LIMITS: clap_core's, the same as the CLI's
 
 
 def _setting(name: str) -> str | None:

@@ -8,33 +8,34 @@ from clap_core.checkpoints import KNOWN_CHECKPOINTS, known
 from clap_core.features import LONG_CLIP_POLICIES
 
 from . import state
-from .batch import resample_batch
 from .resources import get_checkpoint
 from .settings import hosted
+from .text import md
 
 CUSTOM = "Custom hub id or local folder…"
 POLICY_LABEL = {"windows": "average all windows", "first": "first window only", "centre": "centre window only"}
 
 
 def _switch_to(name: str) -> None:
-    """Load ``name``; on success make it current, on failure keep the previous one and say why."""
+    """Load ``name``; on success make it current, on failure keep the previous one and say why.
+
+    The batch stays as it is: each clip keeps its source audio and is resampled to the new rate on use."""
     ss = st.session_state
     name = name.strip()
-    if not name or name == ss.checkpoint:
+    if not name or name == state.checkpoint_name():
         return
-    status = st.status(f"Loading {name}…", expanded=True)
+    with st.sidebar:
+        status = st.status(f"Loading {name}…", expanded=True)
     try:
-        ck = get_checkpoint(name, on_step=lambda msg: status.write(msg.capitalize() + "…"))
-        status.write("Re-reading the batch at the model's sampling rate…")
-        new_batch = resample_batch(state.batch(), ck.sampling_rate, ck.window_seconds)
+        get_checkpoint(name, on_step=lambda msg: status.write(msg.capitalize() + "…"))
         status.update(label=f"Loaded {name}", state="complete", expanded=False)
     except Exception as e:  # CheckpointError and anything else transformers raises: keep the old one
         status.update(label=f"Could not load {name}", state="error", expanded=False)
-        ss.checkpoint_error = f"Could not load {name}: {str(e).rstrip('.')}. Still using {ss.checkpoint}."
-        ss.ck_choice = ss.checkpoint if known(ss.checkpoint) else CUSTOM
+        ss.checkpoint_error = f"Could not load {name}: {str(e).rstrip('.')}. Still using {state.checkpoint_name()}."
+        if known(name):
+            ss.ck_choice = state.checkpoint_name() if known(state.checkpoint_name()) else CUSTOM
         return
-    ss.checkpoint, ss.checkpoint_error, ss.tau = name, None, None
-    state.set_batch(new_batch)
+    state.set_checkpoint(name)
 
 
 def _on_pick() -> None:
@@ -67,10 +68,10 @@ def render() -> None:
                               placeholder="laion/clap-htsat-unfused")
                 st.form_submit_button("Load", on_click=_on_custom, key="ck_load")
         if ss.checkpoint_error:
-            st.error(ss.checkpoint_error)
+            st.error(md(ss.checkpoint_error))
         ck = state.checkpoint()
         tau_now = state.tau()
-        overridden = ss.tau is not None
+        overridden = state.tau_overridden()
         st.metric("τ in use", f"{tau_now:.2f}", help="C = τ · E_t · E_aᵀ; τ = exp(logit_scale_a)")
         st.caption(("set on the Loss page; " if overridden else "")
                    + f"checkpoint's τ = exp(logit_scale_a) = {ck.tau:.2f}"
@@ -82,7 +83,7 @@ def render() -> None:
         entry = known(ss.checkpoint)
         with st.expander("Model card", expanded=False):
             st.markdown(
-                f"- **{ck.name}**\n- device: `{ck.device}`\n- parameters: {ck.n_params / 1e6:.2f} M\n"
+                f"- **{md(ck.name)}**\n- device: `{ck.device}`\n- parameters: {ck.n_params / 1e6:.2f} M\n"
                 f"- sampling rate: {ck.sampling_rate} Hz\n- window: {ck.window_seconds:g} s "
                 f"(shorter clips are repeated then zero-padded; longer ones: the policy above)\n"
                 f"- embedding size: {ck.embed_dim}\n- fusion: {'on (is_longer kept off)' if ck.fusion else 'off'}"

@@ -1,17 +1,20 @@
-"""Session state: initialised once, idempotently; the current checkpoint, batch, τ and results."""
+"""Session state: one owner for each piece — the checkpoint, the batch, τ (per checkpoint) — and the
+results every page reads. Initialised once per session, idempotently."""
 
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from clap_core.checkpoints import LoadedCheckpoint
-from clap_core.contrastive import ContrastiveResult, contrastive
+from clap_core.batch import Batch, default_batch
+from clap_core.checkpoints import BUNDLED, LoadedCheckpoint
+from clap_core.contrastive import ContrastiveResult, contrastive, transformers_return_loss
 from clap_core.features import DEFAULT_POLICY
 
-from .batch import BatchItem, default_batch
 from .resources import get_checkpoint, get_embedder
 from .settings import default_checkpoint
+
+TAU_WIDGET = "tau_widget"  # the Loss page's slider; kept in step with the τ in use by sync_tau_widget
 
 
 def init() -> None:
@@ -21,20 +24,18 @@ def init() -> None:
         ss.checkpoint = default_checkpoint()
         ss.checkpoint_error = None
         ss.policy = DEFAULT_POLICY
-        ss.tau = None  # None: the checkpoint's own τ
-        ss.counter = 1000  # makes uids unique across additions
-        ss.messages = []  # ("ok" or "error", text) from the last batch action
+        ss.taus = {}  # checkpoint name → τ the user set; absent: the checkpoint's own τ
+        ss.messages = []  # ("ok" | "error" | "info", text) from the last batch action
         ss.seen_uploads = set()
-        ss.shuffle_seed = 0
-        ss.unshuffled = None  # captions before the first shuffle
     if "batch" not in ss:
         try:
-            ck = checkpoint()
+            checkpoint()
         except Exception as e:  # the configured default failed: fall back to the bundled one
-            ss.checkpoint_error = f"{ss.checkpoint}: {e}"
-            ss.checkpoint = "bundled"
-            ck = checkpoint()
-        ss.batch = default_batch(ck.sampling_rate, ck.window_seconds)
+            ss.checkpoint_error = (f"The configured default checkpoint could not be loaded: {str(e).rstrip('.')}. "
+                                  f"Still using {BUNDLED}.")
+            ss.checkpoint = BUNDLED
+            checkpoint()
+        ss.batch = default_batch()
 
 
 def require_app() -> None:
@@ -55,49 +56,94 @@ def require_app() -> None:
     init()  # already done by app.py; a no-op unless this page somehow ran alone
 
 
-def checkpoint() -> LoadedCheckpoint:
-    """The checkpoint in use (loaded once per process)."""
-    return get_checkpoint(st.session_state.checkpoint)
+# -- the checkpoint ------------------------------------------------------------------------------
+def checkpoint_name() -> str:
+    """The name of the checkpoint in use."""
+    return st.session_state.checkpoint
 
 
-def batch() -> list[BatchItem]:
+def checkpoint(name: str | None = None) -> LoadedCheckpoint:
+    """A checkpoint (default: the one in use), loaded once per process."""
+    return get_checkpoint(name or checkpoint_name())
+
+
+def set_checkpoint(name: str) -> None:
+    """Make ``name`` (already loaded) the checkpoint in use; its τ is whatever it was for it."""
+    st.session_state.checkpoint, st.session_state.checkpoint_error = name, None
+
+
+# -- the batch -----------------------------------------------------------------------------------
+def batch() -> Batch:
     """The current batch."""
     return st.session_state.batch
 
 
-def set_batch(items: list[BatchItem], from_editor: bool = False) -> None:
+def set_batch(new: Batch, from_editor: bool = False) -> None:
     """Replace the batch; a change not made in the table gives the table a fresh key (no stale edits)."""
-    st.session_state.batch = list(items)
+    st.session_state.batch = new
     if not from_editor:
         st.session_state.editor_version = st.session_state.get("editor_version", 0) + 1
 
 
-def next_counter(k: int = 1) -> int:
-    """Reserve k uid counters."""
-    c = st.session_state.counter
-    st.session_state.counter = c + k
-    return c
+def policy() -> str:
+    """The long-clip policy in use."""
+    return st.session_state.policy
 
 
-def tau() -> float:
-    """The τ in use: the user's override, else the checkpoint's exp(logit_scale_a)."""
-    t = st.session_state.get("tau")
-    return float(t) if t else checkpoint().tau
+# -- τ: one owner, per checkpoint ----------------------------------------------------------------
+def tau(name: str | None = None) -> float:
+    """The τ in use for a checkpoint (default: the current one): the user's, else exp(logit_scale_a)."""
+    name = name or checkpoint_name()
+    t = st.session_state.taus.get(name)
+    return float(t) if t is not None else checkpoint(name).tau
 
 
-def embeddings(items: list[BatchItem] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(E_t, E_a), each (N, d), for the batch; cached per content, so reruns embed nothing new."""
+def tau_overridden(name: str | None = None) -> bool:
+    """Whether the user has set τ for this checkpoint."""
+    return (name or checkpoint_name()) in st.session_state.taus
+
+
+def set_tau(value: float, name: str | None = None) -> None:
+    """Set τ for a checkpoint (default: the current one)."""
+    value = float(value)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"τ must be a positive finite number, got {value}")
+    st.session_state.taus[name or checkpoint_name()] = value
+
+
+def reset_tau(name: str | None = None) -> None:
+    """Back to the checkpoint's own τ."""
+    st.session_state.taus.pop(name or checkpoint_name(), None)
+
+
+def sync_tau_widget() -> None:
+    """Before drawing the τ slider: make its value the τ in use (after a switch, a reset, another page)."""
+    if st.session_state.get(TAU_WIDGET) != tau():
+        st.session_state[TAU_WIDGET] = tau()
+
+
+# -- results -------------------------------------------------------------------------------------
+def embeddings(items: Batch | None = None, name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(E_t, E_a), each (N, d), for the batch under a checkpoint; cached per content, so reruns embed nothing."""
     items = batch() if items is None else items
-    emb = get_embedder(st.session_state.checkpoint)
-    E_a = emb.embed_audio([it.waveform for it in items], policy=st.session_state.policy)
-    E_t = emb.embed_texts([it.caption for it in items])
+    emb = get_embedder(name or checkpoint_name())
+    E_a = emb.embed_clips(items.clips, policy=policy())
+    E_t = emb.embed_texts(items.captions)
     return E_t, E_a
 
 
-def result(tau_value: float | None = None) -> ContrastiveResult | None:
-    """Every loss term for the current batch at τ (default: the τ in use); None for an empty batch."""
+def result(name: str | None = None, tau_value: float | None = None) -> ContrastiveResult | None:
+    """Every loss term for the current batch under a checkpoint at τ (default: its τ in use); None if empty."""
     items = batch()
-    if not items:
+    if not len(items):
         return None
-    E_t, E_a = embeddings(items)
-    return contrastive(E_t, E_a, tau() if tau_value is None else tau_value)
+    E_t, E_a = embeddings(items, name)
+    return contrastive(E_t, E_a, tau(name) if tau_value is None else tau_value)
+
+
+def transformers_loss(res: ContrastiveResult, name: str | None = None) -> float:
+    """What ``ClapModel(return_loss=True)`` would report for this batch: at the checkpoint's two scales,
+    or at the user's τ for both when τ is overridden (transformers has no single τ to set)."""
+    ck = checkpoint(name)
+    tau_text = res.tau if tau_overridden(name) else ck.tau_text
+    return transformers_return_loss(res.cosine, tau_text, res.tau)
