@@ -56,6 +56,12 @@ def _explain_grad(res: ContrastiveResult) -> str:
             "(lower them: push apart), most where the model is most confused.")
 
 
+def _explain_centred(res: ContrastiveResult) -> str:
+    return (f"Cosine minus its mean over the whole matrix ({res.cosine.mean():+.4f}). A CLAP model's cosines can all "
+            "sit in a narrow band away from 0; centring shows which cells stand out. The loss is unchanged: a "
+            "softmax ignores a shift that is the same along its axis.")
+
+
 VIEWS: tuple[MatrixView, ...] = (
     MatrixView("C", "C = τ·cos", "C = τ·cos (logits)", "C", lambda r: r.C, export=True),
     MatrixView("cosine", "cosine", "cosine similarity", "cos", lambda r: r.cosine),
@@ -69,6 +75,8 @@ VIEWS: tuple[MatrixView, ...] = (
     MatrixView("grad", "∂L/∂C", "∂L/∂C: negative pulls a pair together, positive pushes apart", "∂L/∂C",
                lambda r: r.grad_C, colorscale="RdBu_r", diverging=True, cell_format=".2g", cell_text_max_n=12,
                explain=_explain_grad),
+    MatrixView("centred", "cos − mean cos", "cosine minus its mean: which cells stand out", "cos − mean",
+               lambda r: r.cosine - r.cosine.mean(), colorscale="RdBu_r", diverging=True, explain=_explain_centred),
 )
 BY_KEY = {v.key: v for v in VIEWS}
 
