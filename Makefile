@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	@echo "Installing requirements-dev.txt into $(VENV): torch 2.11 with its CUDA libraries is several GB, expect minutes."
+	$(VENV)/bin/pip install --progress-bar on -r requirements-dev.txt
 	touch $(STAMP)
 
 .PHONY: install run test lint bench

@@ -1,8 +1,15 @@
 """CLAP Explorer: the entry point. Page config, navigation over pages/, and the shared sidebar."""
 
-import streamlit as st
+import os
 
-from ui import sidebar, state
+# Before torch is imported: OpenMP threads sleep instead of spinning while they wait, so on a shared
+# 2-core box one session's idle threads do not slow another's embedding (the user's setting wins).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import streamlit as st  # noqa: E402
+
+from ui import sidebar, state  # noqa: E402
+from ui.resources import warm_up  # noqa: E402
 
 
 def main() -> None:
@@ -14,8 +21,12 @@ def main() -> None:
         st.Page("pages/loss.py", title="Loss", icon=":material/functions:"),
         st.Page("pages/zero_shot.py", title="Zero-shot", icon=":material/label:"),
     ])
-    with st.spinner("Loading the checkpoint and the example batch…"):
+    if "batch" not in st.session_state:  # a first visit: say what is happening from the first paint
+        loading = st.empty()
+        loading.info("Loading the checkpoint and the example batch…", icon=":material/hourglass_top:")
         state.init()
+        loading.empty()
+    warm_up(state.checkpoint_name(), state.batch())
     sidebar.render()
     nav.run()
 

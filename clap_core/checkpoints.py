@@ -216,6 +216,15 @@ def hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
+def _quiet_progress_bars() -> None:
+    """Turn off transformers' and huggingface_hub's tqdm bars ("Loading weights …")."""
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    disable_progress_bars()
+
+
 def offline_mode() -> bool:
     """Whether the hub is switched off by the environment (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE)."""
     return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
@@ -231,6 +240,8 @@ def load_checkpoint(name: str = BUNDLED, device: str | None = None,
     _check_is_clap(source, is_local)
     import torch
     from transformers import AutoConfig, ClapModel, ClapProcessor
+
+    _quiet_progress_bars()  # the stages go to on_step; tqdm bars would only fill a server's log
 
     kwargs: dict[str, Any] = {"trust_remote_code": False}
     if is_local:

@@ -85,6 +85,7 @@ class Embedder:
         self._pooled = _LRU(self.max_cache)
         self._projected = _LRU(self.max_cache)
         self._stats_lock = threading.Lock()
+        self._inflight: dict[tuple, threading.Event] = {}  # clips being embedded by some thread now
 
     def _count(self, name: str, k: int) -> None:
         with self._stats_lock:
@@ -114,11 +115,33 @@ class Embedder:
                 todo[key] = wave
         self._count("audio_reused", len(keys) - len(todo))
         if todo:
-            self._compute_audio(todo, policy)
-            self._count("audio_computed", len(todo))
+            self._compute_once(todo, policy)
         if not keys:
             return np.zeros((0, ck.embed_dim), np.float32)
         return np.stack([self._projected.get(k + head) for k in keys])
+
+    def _compute_once(self, todo: dict[tuple, object], policy: str) -> None:
+        """Compute the clips no other thread is computing; wait for the ones another thread is on
+        (a warm-up and a session asking for the same clip run the model once)."""
+        with self._stats_lock:
+            mine = {k: w for k, w in todo.items() if k not in self._inflight}
+            theirs = [self._inflight[k] for k in todo if k not in mine]
+            self._inflight.update((k, threading.Event()) for k in mine)
+        try:
+            if mine:
+                self._compute_audio(mine, policy)
+                self._count("audio_computed", len(mine))
+        finally:
+            with self._stats_lock:
+                for k in mine:
+                    self._inflight.pop(k).set()
+        for done in theirs:
+            done.wait()
+        head = (self.heads_version,)
+        left = {k: w for k, w in todo.items() if k not in mine and self._projected.get(k + head) is None}
+        if left:  # the other thread failed: do it here
+            self._compute_audio(left, policy)
+            self._count("audio_computed", len(left))
 
     def _compute_audio(self, todo: dict[tuple, object], policy: str) -> None:
         """Embed the clips in ``todo`` (key → waveform getter): pooled windows, then the projection."""

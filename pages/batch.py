@@ -70,8 +70,8 @@ edited = st.data_editor(
 )
 actions.apply_edits(list(edited["caption"]), list(edited["true label"]))
 items = state.batch()
-if any(not c.strip() for c in items.captions):
-    st.warning("A caption is empty; it is embedded as an empty string.")
+for note in state.caption_notes(items):
+    st.warning(note, icon=":material/short_text:")
 
 names = [f"{i + 1}. {name}" for i, name in enumerate(items.names)]
 if ss.get("pair-pick", 0) >= len(items):

@@ -21,7 +21,9 @@ st.caption(
 )
 picked = view(st.radio("View", [v.key for v in VIEWS], format_func=lambda k: view(k).label, horizontal=True,
                        key="sim_view"))
-st.plotly_chart(heatmap(res, picked, items.captions, items.names), width="stretch", key="heatmap")
+numbers_only = st.toggle("Number the axes only (narrow screens)", key="sim_numbers",
+                         help="Rows and columns show i instead of the caption and file name; hover a cell for both.")
+st.plotly_chart(heatmap(res, picked, items.captions, items.names, numbers_only), width="stretch", key="heatmap")
 if picked.explain:
     st.info(picked.explain(res))
 

@@ -19,8 +19,10 @@ st.caption("Each label is put into the template(s) and embedded; a clip's probab
 preset = st.selectbox("Label preset", zeroshot.preset_names(), index=zeroshot.default_preset_index(), key="zs-preset",
                       help="The bundled model knows only the demo world; LAION checkpoints are benchmarked on ESC-50's 50 classes.")
 c1, c2 = st.columns([3, 2])
-labels_text = c1.text_area("Labels, one per line", "\n".join(zeroshot.preset_labels(preset)), height=200,
-                           key=f"zs-labels-{preset}")
+preset_lines = zeroshot.preset_labels(preset)
+labels_text = c1.text_area("Labels, one per line", "\n".join(preset_lines), key=f"zs-labels-{preset}",
+                           height=zeroshot.box_height(len(preset_lines)))
+c1.caption(f"{len(zeroshot.lines(labels_text))} labels" + (" — the box scrolls" if len(preset_lines) > 12 else ""))
 templates_text = c2.text_area("Templates, one per line, each with {}", zeroshot.DEFAULT_TEMPLATE, height=120,
                               key="zs-templates")
 k = c2.slider("Top k", 1, 10, 3, key="zs-k")
@@ -57,6 +59,7 @@ for start in range(0, len(items), per_row):
 st.subheader("All probabilities")
 table = pd.DataFrame(zs.probs, columns=list(zs.labels), index=[f"{i + 1}. {it.name}" for i, it in enumerate(items)])
 table.insert(0, "top label", zs.top1)
+st.caption(f"{len(zs.labels)} label columns" + (" — scroll sideways for all of them" if len(zs.labels) > 8 else ""))
 st.dataframe(table, width="stretch",
              column_config={lab: st.column_config.NumberColumn(format="%.3f") for lab in zs.labels})
 st.download_button("zero_shot.csv", table.to_csv().encode(), "zero_shot.csv", "text/csv", key="zs-csv")

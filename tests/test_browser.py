@@ -19,6 +19,7 @@ import pytest
 from conftest import ROOT
 from media import all_formats, encode_soundfile, real_clip
 
+CAPTION = "<b>x</b> **y** :red[z] $w$ a deep hum"  # typed into the table: must stay literal text
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = ROOT / "build" / "screenshots"
 # Skipped on a developer machine without Chromium; in CI (.ci/run installs it) a missing browser fails.
@@ -94,6 +95,12 @@ def idle(pg, *needed: str) -> None:
     pg.locator(IDLE).wait_for()
 
 
+def charts_drawn(pg) -> None:
+    """Wait until every Plotly chart on the page has drawn its SVG (they draw after the script ends)."""
+    pg.wait_for_function("""() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')]
+        .every(c => c.querySelector('.main-svg'))""")
+
+
 def goto_page(pg, title: str) -> None:
     pg.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
     pg.locator("h1", has_text=title.split()[0]).first.wait_for()
@@ -101,6 +108,7 @@ def goto_page(pg, title: str) -> None:
 
 
 def shot(pg, name: str) -> None:
+    charts_drawn(pg)
     SHOTS.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
@@ -118,6 +126,20 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
     idle(pg)
     first_render = time.time() - t0
     shot(pg, "1-batch")
+
+    # the README's screenshots: each page as `make run` opens it (the example batch)
+    goto_page(pg, "Similarity matrix")
+    shot(pg, "2-similarity-C")
+    pg.get_by_text("softmax → along each row").click()
+    pg.get_by_text("Each row (a caption) is a probability distribution", exact=False).wait_for()
+    idle(pg, ".gtitle >> text=P_text")
+    shot(pg, "3-similarity-P_text")
+    goto_page(pg, "Loss")
+    shot(pg, "4-loss")
+    goto_page(pg, "Zero-shot")
+    pg.get_by_text("Top-1 accuracy").wait_for()
+    shot(pg, "5-zero-shot")
+    goto_page(pg, "Batch")
 
     # upload real clips in three formats (FLAC, MP3, M4A/AAC), encoded from the shared recordings
     fmts = all_formats("piano.wav", 3.0)
@@ -143,38 +165,33 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
     editor = pg.locator("textarea").first
     editor.wait_for()
     assert editor.input_value() == "a low humming tone that does not change"
-    editor.fill("a deep steady hum from the basement")
+    editor.fill(CAPTION)
     t_edit = time.time()
     pg.keyboard.press("Enter")
-    pg.locator("[data-testid=glide-cell-2-0]", has_text="a deep steady hum from the basement").wait_for(state="attached")
+    pg.locator("[data-testid=glide-cell-2-0]", has_text=CAPTION).wait_for(state="attached")
     idle(pg)
     edit_update = time.time() - t_edit
+    # user text is shown as typed: no bold, no colour, no maths, no HTML
+    players = pg.locator("[data-testid=stExpander]", has_text="Players")
+    assert players.get_by_text(CAPTION, exact=False).count() == 1
+    assert players.locator("strong", has_text="y").count() == 0 and players.locator("b", has_text="x").count() == 0
 
     # the heatmap shows the new caption; switch views
     goto_page(pg, "Similarity matrix")
     heat = pg.locator("[data-testid=stPlotlyChart]").first
     heat.wait_for()
-    pg.locator("svg text", has_text="a deep steady hum").first.wait_for(timeout=30_000)  # the edited caption
-    shot(pg, "2-similarity-C")
-    pg.get_by_text("softmax → along each row").click()
-    pg.get_by_text("Each row (a caption) is a probability distribution", exact=False).wait_for()
-    idle(pg, ".gtitle >> text=P_text")
-    shot(pg, "3-similarity-P_text")
+    pg.locator("svg text", has_text="1. " + CAPTION[:31]).first.wait_for(timeout=30_000)  # the edited caption, as typed
+    assert pg.get_by_text(f"Not a pair: “{CAPTION}” belongs to clip 1.").count() == 1
     pg.get_by_text("softmax ↓ down each column").click()
     pg.get_by_text("Each column (a clip)", exact=False).wait_for()
     idle(pg)
     assert pg.get_by_text("Is C symmetric?").count() == 1
-
-    goto_page(pg, "Zero-shot")
-    pg.get_by_text("Top-1 accuracy").wait_for()
-    shot(pg, "5-zero-shot")
 
     # loss values appear, and change with τ
     goto_page(pg, "Loss")
     before = metric_value(pg, "L = ½")
     assert re.fullmatch(r"\d+\.\d{4}", before)
     assert metric_value(pg, "chance level") == f"{math.log(11):.4f}"
-    shot(pg, "4-loss")
     slider = pg.locator("[data-testid=stSlider] input[type=range]").first
     slider.focus()
     pg.keyboard.press("Home")  # τ to its minimum, 1

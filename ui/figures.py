@@ -24,7 +24,8 @@ def axis_labels(captions: list[str], clips: list[str]) -> tuple[list[str], list[
             [f"{i + 1}. {text.cut(c, 24)}" for i, c in enumerate(clips)])
 
 
-def heatmap(res: ContrastiveResult, view: MatrixView, captions: list[str], clips: list[str]) -> go.Figure:
+def heatmap(res: ContrastiveResult, view: MatrixView, captions: list[str], clips: list[str],
+            numbers_only: bool = False) -> go.Figure:
     """Heatmap of one view of C: rows = captions, columns = clips, the diagonal (true pairs) outlined.
 
     Built in one go (no per-shape layout validation, no Python loop over cells): the axis values are
@@ -32,6 +33,8 @@ def heatmap(res: ContrastiveResult, view: MatrixView, captions: list[str], clips
     travel as one float32 (N, N, 4) array."""
     n = res.n
     rows, cols = axis_labels(captions, clips)
+    if numbers_only:  # narrow screens: the hover box still has every text
+        rows = cols = [str(i + 1) for i in range(n)]
     y_ticks, x_ticks = [text.plotly(r) for r in rows], [text.plotly(c) for c in cols]
     if view.sums_axis == 1:
         y_ticks = [f"{r}  (Σ row = {s:.2f})" for r, s in zip(y_ticks, view.values(res).sum(axis=1))]
@@ -51,7 +54,8 @@ def heatmap(res: ContrastiveResult, view: MatrixView, captions: list[str], clips
         height=size, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title={"text": view.title, "font": {"size": 14}},
         yaxis={"autorange": "reversed", "title": "captions (text) — rows", "type": "category",
                "tickmode": "array", "tickvals": y_vals, "ticktext": y_ticks},
-        xaxis={"title": "clips (audio) — columns", "type": "category", "side": "bottom", "tickangle": -35,
+        xaxis={"title": "clips (audio) — columns", "type": "category", "side": "bottom",
+               "tickangle": 0 if numbers_only else -35,
                "tickmode": "array", "tickvals": x_vals, "ticktext": x_ticks},
         shapes=[{"type": "rect", "x0": i - 0.5, "x1": i + 0.5, "y0": i - 0.5, "y1": i + 0.5,
                  "line": {"color": "#ff4b4b", "width": 2.5}} for i in range(n)],  # the true pairs

@@ -7,8 +7,10 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from clap_core.batch import Batch
 from clap_core.checkpoints import LoadedCheckpoint, load_checkpoint
 from clap_core.embed import Embedder
+from clap_core.features import DEFAULT_POLICY
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -31,3 +33,23 @@ def get_checkpoint(name: str, on_step: Callable[[str], None] | None = None) -> L
 def get_embedder(name: str) -> Embedder:
     """The embedding cache of a checkpoint, shared by all sessions of this process."""
     return Embedder(get_checkpoint(name))
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _warm(name: str, _batch: Batch) -> threading.Thread:
+    """Once per process and checkpoint: a background thread that embeds the first session's batch."""
+    emb = get_embedder(name)
+
+    def run() -> None:  # captions first (milliseconds), so a session never waits on them
+        emb.embed_texts(_batch.captions)
+        emb.embed_clips(_batch.clips, policy=DEFAULT_POLICY)
+
+    thread = threading.Thread(target=run, name=f"warm-up {name}", daemon=True)
+    thread.start()
+    return thread
+
+
+def warm_up(name: str, batch: Batch) -> None:
+    """Start embedding the example batch in the background, once per process: the first visit to a page
+    that shows numbers then finds them computed (later sessions share the cache)."""
+    _warm(name, batch)

@@ -9,6 +9,7 @@ import streamlit as st
 from clap_core.batch import Batch, default_batch
 from clap_core.checkpoints import BUNDLED, LoadedCheckpoint
 from clap_core.contrastive import ContrastiveResult, contrastive, transformers_return_loss
+from clap_core.embed import TEXT_MAX_TOKENS
 from clap_core.features import DEFAULT_POLICY
 
 from .resources import get_checkpoint, get_embedder
@@ -139,6 +140,24 @@ def result(name: str | None = None, tau_value: float | None = None) -> Contrasti
         return None
     E_t, E_a = embeddings(items, name)
     return contrastive(E_t, E_a, tau(name) if tau_value is None else tau_value)
+
+
+def caption_notes(items: Batch | None = None) -> list[str]:
+    """What the model will really read of each odd caption: empty or blank ones, and ones over the
+    tokenizer's limit (it keeps the first TEXT_MAX_TOKENS tokens)."""
+    items = batch() if items is None else items
+    emb = get_embedder(checkpoint_name())
+    notes = []
+    for i, caption in enumerate(items.captions, start=1):
+        n = emb.token_count(caption)
+        if not caption.strip():
+            what = "empty" if not caption else "only spaces"
+            notes.append(f"Caption {i} is {what}: it is embedded as it is — {n} tokens, the start and end markers"
+                         f"{' and the spaces' if caption else ''} — a point that describes no sound in particular.")
+        elif n > TEXT_MAX_TOKENS:
+            notes.append(f"Caption {i} has {n} tokens: the text tower reads only the first {TEXT_MAX_TOKENS} "
+                         "(the rest is cut off).")
+    return notes
 
 
 def transformers_loss(res: ContrastiveResult, name: str | None = None) -> float:

@@ -30,6 +30,11 @@ def preset_labels(preset: str) -> list[str]:
     return list(dict.fromkeys(lab for lab in state.batch().labels if lab))
 
 
+def box_height(n_lines: int) -> int:
+    """Pixels for a text box that shows up to 12 lines whole (more scroll)."""
+    return 40 + 24 * max(3, min(n_lines, 12))
+
+
 def lines(text: str) -> list[str]:
     """The non-blank lines of a text box, stripped."""
     return [x.strip() for x in text.splitlines() if x.strip()]
