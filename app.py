@@ -26,7 +26,7 @@ def main() -> None:
         loading.info("Loading the checkpoint and the example batch…", icon=":material/hourglass_top:")
         state.init()
         loading.empty()
-    warm_up(state.checkpoint_name(), state.batch())
+    warm_up(state.checkpoint_name(), state.precision(), state.batch())
     sidebar.render()
     nav.run()
 

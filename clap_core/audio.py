@@ -4,7 +4,14 @@ record of what was done), and that clip at any model rate through a per-rate mem
 Formats are decided by content (magic bytes), never by the file name: WAV, FLAC, OGG (Vorbis, Opus)
 and MP3 go through libsndfile (``soundfile``); M4A/AAC, WebM/Matroska and anything libsndfile refuses
 go through FFmpeg (PyAV). Decoding stops once ``max_seconds`` of audio has been read. Unreadable input
-raises :class:`AudioError`, whose message names the file and the reason.
+raises :class:`AudioError`, whose message names the file and the reason (never a decoder's object repr).
+
+Channels are mixed to mono by their mean, except when they cancel (phase-inverted stereo: the mean's RMS
+is under 1 % of the channels'): then the first (left) channel is used and a warning says so. Samples are
+otherwise kept as the file has them, even far outside [-1, 1]. Inputs that decode but deserve a second
+look get a one-sentence entry in ``AudioInfo.warnings``: a truncated file (its header declares more than
+could be read), samples far outside [-1, 1], a strong DC offset, cancelling channels, silence, a very
+short clip, and a clip cut at ``max_seconds``.
 
 The clip keeps its source audio: two checkpoints with different rates can embed the same clip, and a
 checkpoint switch resamples from the source, never from an already resampled copy.
@@ -16,6 +23,7 @@ import hashlib
 import io
 import math
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +35,10 @@ SHORT_SECONDS = 0.5  # clips shorter than this get a warning
 DEFAULT_MAX_SECONDS = 30.0  # decoding stops here unless told otherwise (clap_core.batch.Limits)
 UNRECOGNISED = "not a recognised audio format (WAV, FLAC, OGG, MP3, M4A/AAC, WebM)"
 RATE_MEMO = 2  # model-rate copies a clip keeps (the current checkpoint and one more, e.g. a compare view)
+FAR_OUTSIDE = 2.0  # peak |x| above this is far outside the [-1, 1] the model expects
+DC_SHARE, DC_MIN = 0.5, 0.01  # |mean| above DC_SHARE·RMS and above DC_MIN is a strong DC offset
+CANCEL_RATIO = 0.01  # the channel mean's RMS under this share of the channels' RMS: the channels cancel
+TRUNCATED_SECONDS = 0.01  # a header may overstate the readable audio by this much before it counts as truncated
 
 
 class AudioError(ValueError):
@@ -136,12 +148,21 @@ def sniff_container(head: bytes) -> str:
 
 _NON_AUDIO = {
     b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image", b"%PDF": "a PDF document",
-    b"PK\x03\x04": "a ZIP archive", b"{": "JSON or text", b"<": "HTML or XML text",
+    b"PK\x03\x04": "a ZIP archive (a batch file opens with Open batch in the app, --batch on the command line)",
+    b"{": "JSON or text", b"<": "HTML or XML text",
 }
 
 
 def _non_audio_kind(head: bytes) -> str | None:
     return next((kind for magic, kind in _NON_AUDIO.items() if head.startswith(magic)), None)
+
+
+def describe_content(head: bytes) -> str | None:
+    """What a file's first bytes say it is, in words ('WAV audio', 'a PNG image'), or None when unrecognised."""
+    if head[:1] == b"\xff":  # a bare MP3/ADTS sync word is two bits of evidence: too weak to name a kind
+        return None
+    container = sniff_container(head)
+    return f"{container.upper()} audio" if container != "unknown" else _non_audio_kind(head[:8])
 
 
 def _open_source(source: str | os.PathLike | bytes, name: str | None) -> tuple[str | bytes, str, int, bytes]:
@@ -168,22 +189,72 @@ def _stream(src: str | bytes):
     return io.BytesIO(src) if isinstance(src, bytes) else src
 
 
-def _decode_soundfile(src: str | bytes, max_seconds: float) -> tuple[np.ndarray, int, float, bool]:
-    """(frames (T, C), rate, source seconds, truncated) with libsndfile, reading at most max_seconds."""
+def _decode_soundfile(src: str | bytes, max_seconds: float) -> tuple[np.ndarray, int, float, bool, float | None]:
+    """(frames (T, C), rate, source seconds, truncated, seconds the header declares if it holds less) with
+    libsndfile, reading at most max_seconds."""
     import soundfile as sf
 
     with sf.SoundFile(_stream(src)) as f:
         rate = int(f.samplerate)
         limit = int(round(max_seconds * rate))
         total = f.frames if f.frames and f.frames > 0 else None  # unknown for some streams
-        frames = f.read(frames=min(limit, total) if total else limit + 1, dtype="float32", always_2d=True)
+        want = min(limit, total) if total else limit + 1
+        frames = f.read(frames=want, dtype="float32", always_2d=True)
+        fmt = f.format
+    declared = None
     if total is None:
         total = frames.shape[0]
-    return frames[:limit], rate, total / rate, total > limit
+    elif frames.shape[0] < want:  # the data ends before the length libsndfile was given
+        if fmt != "MPEG" or _mp3_length_is_exact(src):  # without a Xing/Info/VBRI header an MP3's length is a guess
+            declared = total / rate
+        total = frames.shape[0]
+    if fmt == "WAV":  # libsndfile quietly shortens a WAV whose data chunk runs past the end of the file
+        declared = _wav_declared_seconds(src, total / rate) or declared
+    if declared is not None and declared - total / rate <= TRUNCATED_SECONDS:
+        declared = None
+    return frames[:limit], rate, total / rate, total > limit, declared
 
 
-def _decode_pyav(src: str | bytes, max_seconds: float) -> tuple[np.ndarray, int, float, bool]:
-    """(frames (T, C), rate, source seconds, truncated) with FFmpeg, decoding no further than needed."""
+def _read_head(src: str | bytes, offset: int, n: int) -> bytes:
+    """``n`` bytes of the file from ``offset`` (fewer at its end)."""
+    if isinstance(src, bytes):
+        return src[offset : offset + n]
+    with open(src, "rb") as f:
+        f.seek(offset)
+        return f.read(n)
+
+
+def _wav_declared_seconds(src: str | bytes, readable_seconds: float) -> float | None:
+    """Seconds a RIFF WAV's data chunk declares, when that chunk runs past the end of the file; else None."""
+    size = len(src) if isinstance(src, bytes) else os.path.getsize(src)
+    offset = 12
+    for _ in range(64):  # chunks before "data": fmt, fact, LIST, bext, … (a few, small)
+        head = _read_head(src, offset, 8)
+        if len(head) < 8:
+            return None
+        declared = int.from_bytes(head[4:8], "little")
+        if head[:4] == b"data":
+            present = size - offset - 8
+            if declared in (0, 0xFFFFFFFF) or present <= 0 or declared <= present:  # 0/-1: a streaming placeholder
+                return None
+            return readable_seconds * declared / present  # constant bytes per second in a WAV data chunk
+        offset += 8 + declared + (declared & 1)
+    return None
+
+
+def _mp3_length_is_exact(src: str | bytes) -> bool:
+    """Whether an MP3 states its length in a Xing/Info/VBRI header (otherwise libsndfile estimates it)."""
+    head = _read_head(src, 0, 10)
+    start = 0
+    if head[:3] == b"ID3" and len(head) == 10:  # skip an ID3v2 tag: syncsafe size, plus a footer if flagged
+        start = 10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(head[6:10])) + (10 if head[5] & 0x10 else 0)
+    frame = _read_head(src, start, 64)  # the tag sits after the side info, at most 36 bytes into the first frame
+    return any(tag in frame for tag in (b"Xing", b"Info", b"VBRI"))
+
+
+def _decode_pyav(src: str | bytes, max_seconds: float) -> tuple[np.ndarray, int, float, bool, float | None]:
+    """(frames (T, C), rate, source seconds, truncated, seconds the container declares if it holds clearly
+    less) with FFmpeg, decoding no further than needed."""
     import av
 
     with av.open(_stream(src), mode="r") as container:
@@ -206,11 +277,13 @@ def _decode_pyav(src: str | bytes, max_seconds: float) -> tuple[np.ndarray, int,
         if known is None and container.duration:
             known = container.duration / 1_000_000
     if not chunks:
-        return np.zeros((0, 1), np.float32), rate, 0.0, False
+        return np.zeros((0, 1), np.float32), rate, 0.0, False, None
     limit = int(round(max_seconds * rate))
     truncated = n > limit
     seconds = max(known or 0.0, n / rate) if truncated else n / rate
-    return np.concatenate(chunks, axis=0)[:limit], rate, seconds, truncated
+    # container durations are estimates (codec priming, padding): only a clear shortfall counts as truncation
+    declared = known if not truncated and known and known - seconds > max(0.1, 0.05 * known) else None
+    return np.concatenate(chunks, axis=0)[:limit], rate, seconds, truncated, declared
 
 
 def _to_float32(arr: np.ndarray) -> np.ndarray:
@@ -227,6 +300,48 @@ def _to_float32(arr: np.ndarray) -> np.ndarray:
 
 class _NoAudioStream(Exception):
     pass
+
+
+def _decoder_detail(e: BaseException) -> str:
+    """A decoder's own reason for failing, without object reprs, paths or libsndfile's misleading pipe message."""
+    text = (str(e).strip().splitlines() or [""])[-1].strip()
+    text = re.sub(r"^Error opening (<[^<>]*>|'[^']*'|\"[^\"]*\")\s*:\s*", "", text)  # libsndfile names the stream
+    text = re.sub(r"^\[Errno -?\d+\]\s*|:\s*'[^']*'$", "", text)  # PyAV: an errno, then the path or '<none>'
+    text = re.sub(r"<[^<>]* at 0x[0-9a-fA-F]+>", "", text)
+    text = re.sub(r"^Error\s*:\s*", "", text).strip(" .:")
+    if not text or "possibly a pipe" in text:  # libsndfile's words for any stream it cannot open
+        return ""
+    return text[0].lower() + text[1:] if text[1:2].islower() else text
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+
+def _seconds(s: float) -> str:
+    """Seconds with two decimals, more when that would read as 0.00."""
+    return f"{s:.2f}" if s >= 0.005 or s == 0 else f"{s:.4f}"
+
+
+def _channels_cancel(frames: np.ndarray, mean: np.ndarray) -> bool:
+    """Whether channels that are not silent cancel in their mean (phase-inverted stereo)."""
+    return float(np.max(np.abs(frames))) >= SILENCE_PEAK and _rms(mean) < CANCEL_RATIO * _rms(frames)
+
+
+def _level_warnings(mono: np.ndarray, peak: float) -> list[str]:
+    """Warnings about the level of the mono samples: far outside [-1, 1], a constant, a strong DC offset."""
+    out = []
+    if peak > FAR_OUTSIDE:
+        out.append(f"samples reach {peak:.1e}, far outside [-1, 1]; they are used as they are, "
+                   "but the model expects [-1, 1]")
+    mean, rms = float(np.mean(mono, dtype=np.float64)), _rms(mono)
+    if abs(mean) > DC_MIN and abs(mean) > DC_SHARE * rms:
+        if float(np.std(mono, dtype=np.float64)) < SILENCE_PEAK:
+            out.append(f"the clip is DC only (a constant {mean:+.3f}); it carries no sound")
+        else:
+            out.append(f"strong DC offset (mean {mean:+.3f}, RMS {rms:.3f}); "
+                       "the constant part carries no sound but shifts the embedding")
+    return out
 
 
 # torchaudio.functional.resample builds a sinc kernel of new'·(orig' + 2·width) values (orig', new' = rates / gcd),
@@ -286,18 +401,18 @@ def decode(source: str | os.PathLike | bytes, *, name: str | None = None,
     other = _non_audio_kind(head[:8]) if container == "unknown" else None
     if other:
         raise AudioError(label, f"not audio: the content is {other}")
-    frames = rate = duration = truncated = None
+    frames = rate = duration = truncated = declared = None
     decoder = ""
     errors: list[str] = []
     if container in ("wav", "flac", "ogg", "mp3", "aiff"):
         try:
-            frames, rate, duration, truncated = _decode_soundfile(src, max_seconds)
+            frames, rate, duration, truncated, declared = _decode_soundfile(src, max_seconds)
             decoder = "soundfile"
         except Exception as e:  # libsndfile refuses: fall back to FFmpeg below
-            errors.append(str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__)
+            errors.append(_decoder_detail(e))
     if frames is None:
         try:
-            frames, rate, duration, truncated = _decode_pyav(src, max_seconds)
+            frames, rate, duration, truncated, declared = _decode_pyav(src, max_seconds)
             decoder = "pyav"
         except _NoAudioStream:
             if container == "unknown":
@@ -306,8 +421,9 @@ def decode(source: str | os.PathLike | bytes, *, name: str | None = None,
         except Exception as e:
             if container == "unknown":
                 raise AudioError(label, UNRECOGNISED) from None
-            detail = errors[0] if errors else (str(e).strip() or type(e).__name__)
-            raise AudioError(label, f"corrupt or truncated {container.upper()} data ({detail})") from None
+            detail = next((d for d in [*errors, _decoder_detail(e)] if d), "")
+            raise AudioError(label, f"corrupt or truncated {container.upper()} data"
+                                    + (f" ({detail})" if detail else "")) from None
     if not rate or rate <= 0:
         raise AudioError(label, "the stream has no valid sampling rate")
     if frames.shape[0] == 0:
@@ -316,9 +432,18 @@ def decode(source: str | os.PathLike | bytes, *, name: str | None = None,
         raise AudioError(label, "contains NaN or infinite sample values")
     channels = int(frames.shape[1])
     mono = frames.mean(axis=1, dtype=np.float32) if channels > 1 else frames[:, 0]  # (T,)
+    cancel = channels > 1 and _channels_cancel(frames, mono)
+    if cancel:
+        mono = frames[:, 0]
     peak = float(np.max(np.abs(mono))) if mono.size else 0.0
     seconds = mono.shape[0] / rate
     warnings: list[str] = []
+    if declared is not None:
+        warnings.append(f"the file is truncated: its header declares {declared:.2f} s "
+                        f"but only {_seconds(duration)} s could be read")
+    if cancel:
+        warnings.append("the channels cancel when mixed to mono (phase-inverted); the left channel is used")
+    warnings += _level_warnings(mono, peak)
     if peak < SILENCE_PEAK:
         warnings.append(f"the clip is silent (peak {peak:.1e}); its embedding says little")
     if seconds < SHORT_SECONDS:
@@ -333,7 +458,7 @@ def decode(source: str | os.PathLike | bytes, *, name: str | None = None,
         channels=channels,
         source_seconds=float(duration),
         truncated=bool(truncated),
-        downmixed=channels > 1,
+        downmixed=channels > 1 and not cancel,
         seconds=float(seconds),
         peak=peak,
         warnings=tuple(warnings),

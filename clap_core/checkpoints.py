@@ -1,6 +1,7 @@
 """Checkpoints: the registry of known CLAP checkpoints and the one loader for all of them.
 
-A checkpoint is named by the word ``bundled`` (the demo model shipped in ``assets/``), a Hugging Face
+A checkpoint is named by the word ``bundled`` (the demo model shipped in ``assets/``; ``bundled-classes``
+for its class-only predecessor), a Hugging Face
 hub id, or a local folder saved with ``save_pretrained``. Loading goes through transformers'
 ``ClapModel`` and ``ClapProcessor`` only: never ``trust_remote_code``; weights load from safetensors
 (or, for old ``.bin`` files, through torch's ``weights_only`` unpickler, transformers' default).
@@ -17,9 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .paths import BUNDLED_DIR
+from .paths import BUNDLED_CLASSES_DIR, BUNDLED_DIR
 
 BUNDLED = "bundled"
+BUNDLED_CLASSES = "bundled-classes"
+SHIPPED: dict[str, tuple[Path, str]] = {  # name → (folder, the train-demo recipe that rebuilds it)
+    BUNDLED: (BUNDLED_DIR, "hard-negatives"),
+    BUNDLED_CLASSES: (BUNDLED_CLASSES_DIR, "classes"),
+}
 
 
 class CheckpointError(RuntimeError):
@@ -41,7 +47,14 @@ KNOWN_CHECKPOINTS: tuple[KnownCheckpoint, ...] = (
     KnownCheckpoint(
         BUNDLED, None, 0, "rand_trunc",
         "Small demo CLAP trained by this project on its synthetic sound world (tones, sweeps, noise, "
-        "clicks, chords…); works offline. It knows only that world's vocabulary.",
+        "clicks, chords…) with hard negatives, so it knows the classes and the captions' loudness, speed "
+        "and pitch words; works offline. It knows only that world's vocabulary.",
+    ),
+    KnownCheckpoint(
+        BUNDLED_CLASSES, None, 0, "rand_trunc",
+        "The earlier demo CLAP, trained on batches of distinct classes only (recipe 'classes'): it knows "
+        "the classes but not the attribute words (≈ chance on loud vs quiet). Compare it with 'bundled' "
+        "to see what hard negatives bought.",
     ),
     KnownCheckpoint(
         "laion/clap-htsat-unfused", 153.5, 615, "rand_trunc",
@@ -86,7 +99,9 @@ def count_parameters(folder: Path) -> int:
 
 def params_millions(entry: KnownCheckpoint) -> float:
     """A registry entry's parameter count in millions: typed for hub models, counted for the bundled one."""
-    return entry.params_m if entry.params_m is not None else round(count_parameters(BUNDLED_DIR) / 1e6, 2)
+    if entry.params_m is not None:
+        return entry.params_m
+    return round(count_parameters(SHIPPED.get(entry.name, (BUNDLED_DIR, ""))[0]) / 1e6, 2)
 
 
 @dataclass(frozen=True)
@@ -107,6 +122,14 @@ class LoadedCheckpoint:
     tau_text: float  # exp(logit_scale_t): the second scale transformers keeps
     n_params: int
     embed_dim: int
+    precision: str = "fp32"  # the weights' dtype: fp32 or bf16 (resolved from "auto", see resolve_precision)
+
+    @property
+    def dtype(self):
+        """The torch dtype of the weights (inputs are cast to it)."""
+        import torch
+
+        return torch.bfloat16 if self.precision == "bf16" else torch.float32
 
     def card(self) -> dict:
         """A short, JSON-ready model card."""
@@ -122,6 +145,7 @@ class LoadedCheckpoint:
             "tau": self.tau,
             "tau_text": self.tau_text,
             "embed_dim": self.embed_dim,
+            "precision": self.precision,
         }
 
 
@@ -134,6 +158,32 @@ def pick_device(device: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+BF16_MIN_PARAMS = 20_000_000  # below this, bf16 gains nothing (measured on the bundled model): auto keeps fp32
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU runs bf16 matrix products in hardware (AMX tiles or AVX512-BF16)."""
+    import torch
+
+    try:
+        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    except AttributeError:  # an older torch without the probes: assume not
+        return False
+
+
+def resolve_precision(precision: str, device: str, n_params: int) -> str:
+    """fp32 or bf16 for ``precision`` (auto: bf16 on CUDA and on CPUs with fast bf16, for models large
+    enough to gain from it; fp32 otherwise, which keeps small models' figures exact)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return precision
+    if n_params < BF16_MIN_PARAMS:
+        return "fp32"
+    return "bf16" if device.startswith("cuda") or (device == "cpu" and cpu_has_fast_bf16()) else "fp32"
+
+
 def _looks_like_hub_id(name: str) -> bool:
     parts = name.split("/")
     return len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
@@ -142,13 +192,14 @@ def _looks_like_hub_id(name: str) -> bool:
 def resolve(name: str) -> tuple[str, bool]:
     """Map a checkpoint name to (folder or hub id, is_local); raise CheckpointError if impossible."""
     name = (name or BUNDLED).strip()
-    if name == BUNDLED:
-        if not (BUNDLED_DIR / "config.json").is_file():
+    if name in SHIPPED:
+        folder, recipe = SHIPPED[name]
+        if not (folder / "config.json").is_file():
             raise CheckpointError(
-                f"the bundled checkpoint is missing from {BUNDLED_DIR}; rebuild it with "
-                "`python -m clap_core train-demo --out assets/clap-demo` (it overwrites that folder)"
+                f"the {name} checkpoint is missing from {folder}; rebuild it with `python -m clap_core "
+                f"train-demo --recipe {recipe} --out assets/{folder.name}` (it overwrites that folder)"
             )
-        return str(BUNDLED_DIR), True
+        return str(folder), True
     path = Path(name).expanduser()
     if path.exists():
         if not path.is_dir():
@@ -230,11 +281,14 @@ def offline_mode() -> bool:
     return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
-def load_checkpoint(name: str = BUNDLED, device: str | None = None,
+def load_checkpoint(name: str = BUNDLED, device: str | None = None, precision: str = "auto",
                     on_step: Callable[[str], None] | None = None) -> LoadedCheckpoint:
-    """Load a CLAP checkpoint by ``bundled``, hub id or folder; eval mode, on CUDA when present.
+    """Load a CLAP checkpoint by ``bundled``, hub id or folder; eval mode, on CUDA when present, in
+    ``precision`` (auto, fp32 or bf16; see resolve_precision).
 
     ``on_step`` is told each stage as it starts (for a progress display)."""
+    if precision not in PRECISIONS:
+        raise CheckpointError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     step = on_step or (lambda _msg: None)
     source, is_local = resolve(name)
     _check_is_clap(source, is_local)
@@ -270,8 +324,12 @@ def load_checkpoint(name: str = BUNDLED, device: str | None = None,
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{name!r} could not be loaded as a CLAP checkpoint: {first}") from None
     dev = pick_device(device)
-    step(f"moving the model to {dev}")
-    model = model.to(dev).eval()
+    n_params = int(sum(p.numel() for p in model.parameters()))
+    prec = resolve_precision(precision, dev, n_params)
+    tau = float(torch.exp(model.logit_scale_a.detach()).item())  # from the stored fp32 weights
+    tau_text = float(torch.exp(model.logit_scale_t.detach()).item())
+    step(f"moving the model to {dev}" + (" in bf16" if prec == "bf16" else ""))
+    model = model.to(dev, dtype=torch.bfloat16 if prec == "bf16" else torch.float32).eval()
     fe = processor.feature_extractor
     return LoadedCheckpoint(
         name=name,
@@ -284,8 +342,9 @@ def load_checkpoint(name: str = BUNDLED, device: str | None = None,
         window_seconds=float(fe.nb_max_samples) / float(fe.sampling_rate),
         truncation=str(fe.truncation),
         fusion=bool(model.config.audio_config.enable_fusion),
-        tau=float(torch.exp(model.logit_scale_a.detach()).item()),
-        tau_text=float(torch.exp(model.logit_scale_t.detach()).item()),
-        n_params=int(sum(p.numel() for p in model.parameters())),
+        tau=tau,
+        tau_text=tau_text,
+        n_params=n_params,
         embed_dim=int(model.config.projection_dim),
+        precision=prec,
     )

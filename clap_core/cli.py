@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import math
 import sys
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import AudioError
+from .audio import AudioError, describe_content
 from .batch import LIMITS, Batch, FileOutcome, Limits, read_clips
-from .checkpoints import BUNDLED, KNOWN_CHECKPOINTS, CheckpointError, load_checkpoint, params_millions
+from .batchfile import BatchFileError, read_batch_zip
+from .checkpoints import BUNDLED, KNOWN_CHECKPOINTS, PRECISIONS, CheckpointError, load_checkpoint, params_millions
 from .demo_world import DEFAULT_TEMPLATE
 from .features import DEFAULT_POLICY, LONG_CLIP_POLICIES, describe_windowing
 
@@ -73,7 +75,7 @@ def _quiet_libraries() -> None:
 
 
 def _load(args):
-    return load_checkpoint(args.checkpoint, device=args.device)
+    return load_checkpoint(args.checkpoint, device=args.device, precision=args.precision)
 
 
 def _limits(args) -> Limits:
@@ -92,6 +94,22 @@ def _read(paths: list[str], args) -> tuple[list, list[dict]]:
     """(clip or None per path, skipped records) for commands that are not a batch of pairs."""
     clips, outcomes = read_clips([(p, p) for p in paths], _limits(args))
     return clips, _skipped(outcomes, args)
+
+
+def _from_batch_file(args, instead: tuple[str, ...]) -> tuple[Batch, list[FileOutcome], dict] | None:
+    """The batch file of --batch, read: (batch, one outcome per clip, its settings); None without --batch.
+    A UsageError when --batch comes with the flags it replaces (``instead``), or neither is given."""
+    flags = " and ".join(f"--{name}" for name in instead)
+    if args.batch is None:
+        if not all(getattr(args, name) for name in instead):
+            raise UsageError(f"give {flags}, or --batch")
+        return None
+    if any(getattr(args, name) for name in instead):
+        raise UsageError(f"--batch replaces {flags}: give one or the other")
+    try:
+        return read_batch_zip(args.batch, _limits(args))
+    except BatchFileError as e:
+        raise UsageError(f"{args.batch}: {e}") from None
 
 
 def _clip_record(clip, ck, policy: str) -> dict:
@@ -115,10 +133,14 @@ def cmd_batch(args) -> int:
     from .contrastive import contrastive
     from .embed import Embedder
 
-    if len(args.audio) != len(args.text):
+    from_file = _from_batch_file(args, ("audio", "text"))
+    if from_file is None and len(args.audio) != len(args.text):
         raise UsageError(f"need one caption per clip: got {len(args.audio)} clips and {len(args.text)} captions")
     ck = _load(args)
-    batch, outcomes = Batch(limits=_limits(args)).add_files([(p, p) for p in args.audio], "file", captions=args.text)
+    if from_file is None:
+        batch, outcomes = Batch(limits=_limits(args)).add_files([(p, p) for p in args.audio], "file", captions=args.text)
+    else:
+        batch, outcomes, _ = from_file
     skipped = _skipped(outcomes, args)
     if not len(batch):
         raise UsageError("no readable clips left")
@@ -131,10 +153,10 @@ def cmd_batch(args) -> int:
     if args.save_embeddings:
         np.savez(args.save_embeddings, E_a=E_a.astype(np.float32), E_t=E_t.astype(np.float32),
                  tau=np.float64(tau), texts=np.array(texts), files=np.array([c.info.name for c in kept_clips]))
-    payload = {"checkpoint": ck.name, "policy": args.policy, "texts": texts,
+    payload = {"checkpoint": ck.name, "precision": ck.precision, "policy": args.policy, "texts": texts,
                "clips": [_clip_record(c, ck, args.policy) for c in kept_clips],
                **res.to_dict(), "tau_checkpoint": ck.tau, "C_is_symmetric": res.is_symmetric(),
-               "note": res.note, "skipped": skipped}
+               "note": res.note, "skipped": skipped, **({"batch_settings": from_file[2]} if from_file else {})}
     lines = [f"checkpoint {ck.name}  τ={tau:.4f}  N={res.n}  chance log N={res.chance:.4f}",
              f"loss_text {res.loss_text:.4f}  loss_audio {res.loss_audio:.4f}  loss {res.loss:.4f}"]
     for i, t in enumerate(texts):
@@ -153,8 +175,12 @@ def cmd_zero_shot(args) -> int:
 
     templates = check_templates(args.template or [DEFAULT_TEMPLATE])
     labels = check_labels(args.labels)
+    from_file = _from_batch_file(args, ("audio",))
     ck = _load(args)
-    clips, skipped = _read(args.audio, args)
+    if from_file is None:
+        clips, skipped = _read(args.audio, args)
+    else:
+        clips, skipped = from_file[0].clips, _skipped(from_file[1], args)
     kept = [c for c in clips if c is not None]
     if not kept:
         raise UsageError("no readable clips left")
@@ -174,27 +200,65 @@ def cmd_zero_shot(args) -> int:
     return 0
 
 
+LABELLED_DATA = "a CSV file (file,label[,caption]) or a folder of label folders"
+WORLD_CSV = "clips.csv"  # what demo-world writes beside its clips; a folder holding one is read through it
+
+
 def read_labelled(data: str) -> list[dict]:
-    """Rows {file, label, caption|None} from a CSV (file,label[,caption]) or a folder of label folders."""
+    """Rows {file, label, caption|None} from a CSV (file,label[,caption]), a folder holding clips.csv, or a
+    folder of label folders."""
     path = Path(data)
+    if path.is_dir() and (path / WORLD_CSV).is_file():
+        return _csv_rows(path / WORLD_CSV, str(path / WORLD_CSV))
     if path.is_dir():
         rows = [{"file": str(f), "label": d.name, "caption": None}
                 for d in sorted(p for p in path.iterdir() if p.is_dir())
                 for f in sorted(d.iterdir()) if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES]
         if not rows:
-            raise UsageError(f"{data}: no audio files in label subfolders (expected DIR/<label>/<clip>)")
+            raise UsageError(f"{data}: no audio files in label subfolders and no {WORLD_CSV} "
+                             f"(expected DIR/<label>/<clip> or DIR/{WORLD_CSV})")
         return rows
     if path.is_file():
-        with path.open(newline="") as f:
-            reader = csv.DictReader(f)
-            if not reader.fieldnames or not {"file", "label"} <= set(reader.fieldnames):
-                raise UsageError(f"{data}: a CSV needs the columns file,label[,caption]")
-            rows = [{"file": str((path.parent / r["file"]).resolve()) if not Path(r["file"]).is_absolute() else r["file"],
-                     "label": r["label"].strip(), "caption": (r.get("caption") or "").strip() or None} for r in reader]
-        if not rows:
-            raise UsageError(f"{data}: the CSV has no rows")
-        return rows
+        return _csv_rows(path, data)
     raise UsageError(f"{data}: no such file or folder")
+
+
+def _csv_text(path: Path, shown: str) -> str:
+    """The file's text; a UsageError naming it when its bytes are not UTF-8 text (an image, audio, …)."""
+    with path.open("rb") as f:
+        head = f.read(4096)
+    text = None
+    if b"\0" not in head:
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+    if text is None or "\0" in text:
+        what = describe_content(head) or "binary data, not UTF-8 text"
+        raise UsageError(f"{shown}: not {LABELLED_DATA}; its content is {what}")
+    return text
+
+
+def _csv_rows(path: Path, shown: str) -> list[dict]:
+    """Rows of a CSV file,label[,caption]; relative file paths are taken from the CSV's folder."""
+    reader = csv.DictReader(io.StringIO(_csv_text(path, shown), newline=""))
+    rows = []
+    try:
+        columns = [c.strip() for c in reader.fieldnames or []]
+        if not {"file", "label"} <= set(columns):
+            raise UsageError(f"{shown}: not {LABELLED_DATA}; its first line has no file and label columns")
+        reader.fieldnames = columns
+        for r in reader:
+            file, label = (r.get("file") or "").strip(), (r.get("label") or "").strip()
+            if not file or not label:
+                raise UsageError(f"{shown}: line {reader.line_num} has an empty {'file' if not file else 'label'}")
+            rows.append({"file": file if Path(file).is_absolute() else str((path.parent / file).resolve()),
+                         "label": label, "caption": (r.get("caption") or "").strip() or None})
+    except csv.Error as e:
+        raise UsageError(f"{shown}: not a readable CSV (line {reader.line_num}: {e})") from None
+    if not rows:
+        raise UsageError(f"{shown}: the CSV has no rows")
+    return rows
 
 
 def cmd_evaluate(args) -> int:
@@ -210,14 +274,20 @@ def cmd_evaluate(args) -> int:
     kept = [c for c in clips if c is not None]
     if not kept:
         raise UsageError("no readable clips left")
+    warned = [{"file": c.info.name, "warnings": list(c.warnings_for(ck.window_seconds))}
+              for c in kept if c.warnings_for(ck.window_seconds)]
     labels = sorted({r["label"] for r in rows})
     emb = Embedder(ck)
     E_a = emb.embed_clips(kept, policy=args.policy)
     zs = zero_shot(emb, E_a, labels, template, true_labels=[r["label"] for r in rows])
-    if all(r["caption"] for r in rows):
-        sim = emb.embed_texts([r["caption"] for r in rows]) @ E_a.T  # (N, N) captions × clips
+    captioned = [i for i, r in enumerate(rows) if r["caption"]]
+    missing = len(rows) - len(captioned)
+    if len(captioned) >= 2:  # retrieval on the clips that have a caption; the others are left out of it
+        sim = emb.embed_texts([rows[i]["caption"] for i in captioned]) @ E_a[captioned].T  # (M, M) captions × clips
         retrieval = retrieval_metrics(sim, None)
         retrieval_on = "captions (each caption's own clip is the relevant one)"
+        if missing:
+            retrieval_on += f"; {missing} of {len(rows)} clips have no caption and are left out"
     else:
         from .zeroshot import label_embeddings
 
@@ -227,9 +297,12 @@ def cmd_evaluate(args) -> int:
         retrieval_on = "label prompts (clips of the same label are relevant)"
     payload = {"checkpoint": ck.name, "clips": len(kept), "labels": labels, "template": template,
                "zero_shot_accuracy": zs.accuracy, "confusion": zs.confusion().tolist(),
-               "retrieval_on": retrieval_on, **retrieval, "skipped": skipped}
+               "retrieval_on": retrieval_on, "captions_missing": missing, **retrieval,
+               "warnings": warned, "skipped": skipped}
     lines = [f"{len(kept)} clips, {len(labels)} labels, zero-shot accuracy {zs.accuracy:.3f}",
              f"retrieval on {retrieval_on}:"] + [f"  {k} {v:.3f}" for k, v in retrieval.items()]
+    lines += [f"warning {w['file']}: {text}" for w in warned for text in w["warnings"]]
+    lines += [f"skipped {s['file']}: {s['reason']}" for s in skipped]
     _emit(args, payload, "\n".join(lines))
     return 0
 
@@ -270,21 +343,27 @@ def build_parser() -> argparse.ArgumentParser:
         if model:
             sp.add_argument("--checkpoint", default=BUNDLED, help="'bundled' (default), a hub id or a local folder")
             sp.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+            sp.add_argument("--precision", default="auto", choices=PRECISIONS,
+                            help="weights in fp32 or bf16; auto: bf16 on CUDA and on CPUs with hardware bf16, for "
+                                 "full-size models (default auto)")
             sp.add_argument("--policy", default=DEFAULT_POLICY, choices=LONG_CLIP_POLICIES, help="clips longer than the window")
             sp.add_argument("--max-seconds", type=_positive("number of seconds"), default=LIMITS.max_seconds,
                             help=f"stop decoding a file after this many seconds (default {LIMITS.max_seconds:g}, as the app)")
             sp.add_argument("--skip-bad", action="store_true", help="skip unreadable files instead of stopping")
 
     b = sub.add_parser("batch", help="C, both softmaxes and every loss term for N (clip, caption) pairs")
-    b.add_argument("--audio", nargs="+", required=True)
-    b.add_argument("--text", nargs="+", required=True)
+    b.add_argument("--audio", nargs="+", help="the clips (with --text, one caption per clip)")
+    b.add_argument("--text", nargs="+", help="the captions, in the order of --audio")
+    b.add_argument("--batch", default=None, help="a batch file (.zip from the app's Download batch) instead of "
+                                                 "--audio/--text; its τ and policy are not applied")
     b.add_argument("--tau", type=_positive("number (τ)"), default=None, help="override τ (default: the checkpoint's exp(logit_scale_a))")
     b.add_argument("--save-embeddings", default=None, help="write E_a, E_t, tau to this .npz")
     common(b)
     b.set_defaults(func=cmd_batch)
 
     z = sub.add_parser("zero-shot", help="probability of each label for each clip")
-    z.add_argument("--audio", nargs="+", required=True)
+    z.add_argument("--audio", nargs="+", help="the clips")
+    z.add_argument("--batch", default=None, help="the clips of a batch file (.zip) instead of --audio")
     z.add_argument("--labels", nargs="+", required=True)
     z.add_argument("--template", action="append", help="prompt template with {} (repeat to ensemble)")
     z.add_argument("--top-k", type=_positive_int, default=5)

@@ -2,8 +2,8 @@
 
 Two caches, so that the cheap step can be redone without the expensive one:
   pooled     a clip's windows through the audio tower, or a caption through the text tower, before
-             projection — keyed by content key + checkpoint fingerprint + long-clip policy + feature
-             backend (audio) or text + fingerprint (captions);
+             projection — keyed by content key + checkpoint fingerprint + precision + long-clip policy +
+             feature backend (audio) or text + fingerprint + precision (captions);
   projected  the L2-normalised embedding after the projection head (for a clip: the normalised mean
              of its windows' embeddings) — the same key plus the projection heads' version, so new
              heads (fine-tuning) reuse every pooled output and recompute only the projection.
@@ -25,7 +25,7 @@ import numpy as np
 
 from .audio import DecodedClip, content_key
 from .checkpoints import LoadedCheckpoint
-from .features import DEFAULT_POLICY, FEATURE_BACKENDS, split_windows, window_features
+from .features import DEFAULT_POLICY, FEATURE_BACKENDS, pick_feature_backend, split_windows, window_features
 
 TEXT_MAX_TOKENS = 77  # the tokenizer keeps a caption's first 77 tokens (CLAP's text context)
 
@@ -75,13 +75,18 @@ class Embedder:
     checkpoint: LoadedCheckpoint
     batch_size: int = 8
     max_cache: int = 4096
-    features: str = "numpy"  # the feature backend (see features.FEATURE_BACKENDS); part of the cache key
+    # the feature backend (features.FEATURE_BACKENDS), or "auto": pick_feature_backend(checkpoint.device), torch
+    # on CUDA and on CPU (measured faster there); __post_init__ resolves it to the name the cache key holds
+    features: str = "auto"
     stats: CacheStats = field(default_factory=CacheStats)
     heads_version: int = 0  # bump when the projection heads change: projected embeddings are recomputed
 
     def __post_init__(self) -> None:
+        if self.features == "auto":
+            self.features = pick_feature_backend(self.checkpoint.device)
         if self.features not in FEATURE_BACKENDS:
-            raise ValueError(f"unknown feature backend {self.features!r}; choose one of {', '.join(FEATURE_BACKENDS)}")
+            raise ValueError(f"unknown feature backend {self.features!r}; "
+                             f"choose one of {', '.join(FEATURE_BACKENDS)} or auto")
         self._pooled = _LRU(self.max_cache)
         self._projected = _LRU(self.max_cache)
         self._stats_lock = threading.Lock()
@@ -103,7 +108,8 @@ class Embedder:
         return self._embed_audio([(content_key(w, rate), lambda w=w: w) for w in waveforms], policy)
 
     def _audio_key(self, key: str, policy: str) -> tuple:
-        return ("audio", self.checkpoint.fingerprint, policy, self.features, key)
+        ck = self.checkpoint
+        return ("audio", ck.fingerprint, ck.precision, policy, self.features, key)
 
     def _embed_audio(self, keyed: list[tuple[str, object]], policy: str) -> np.ndarray:
         ck = self.checkpoint
@@ -171,19 +177,33 @@ class Embedder:
             self._projected.put(key + head, _mean_direction(projected[rows]))
 
     def _run_audio(self, windows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Windows through the audio tower and the projection: (W, H) pooled, (W, d) normalised float64."""
+        """Windows through the audio tower and the projection: (W, H) pooled, (W, d) normalised float64.
+        Batches of ``batch_size`` windows; a worker thread makes the next batch's features while the model
+        runs on the current one (the same features and batches as in turn, so the same numbers)."""
+        from concurrent.futures import ThreadPoolExecutor
+
         import torch
         import torch.nn.functional as F
 
         ck = self.checkpoint
         fe = ck.processor.feature_extractor
+        feature_device = ck.device if str(ck.device).startswith("cuda") else "cpu"  # torch backend: where to compute
+        batches = [windows[i : i + self.batch_size] for i in range(0, len(windows), self.batch_size)]
+
+        def features(batch: list[np.ndarray]) -> dict:
+            with torch.inference_mode():
+                return window_features(fe, batch, ck.sampling_rate, backend=self.features, device=feature_device)
+
         pooled, projected = [], []
-        with torch.inference_mode():
-            for i in range(0, len(windows), self.batch_size):
-                feats = window_features(fe, windows[i : i + self.batch_size], ck.sampling_rate, backend=self.features)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clap-features") as pool, torch.inference_mode():
+            ahead = pool.submit(features, batches[0])
+            for k in range(len(batches)):
+                feats = ahead.result()
+                if k + 1 < len(batches):
+                    ahead = pool.submit(features, batches[k + 1])
                 out = ck.model.audio_model(
-                    input_features=torch.from_numpy(feats["input_features"]).to(ck.device),  # (B, 1, T, F)
-                    is_longer=torch.from_numpy(feats["is_longer"]).to(ck.device),  # (B, 1)
+                    input_features=torch.as_tensor(feats["input_features"]).to(ck.device, ck.dtype),  # (B, C, T, F)
+                    is_longer=torch.as_tensor(feats["is_longer"]).to(ck.device),  # (B, 1)
                 ).pooler_output  # (B, H)
                 emb = F.normalize(ck.model.audio_projection(out), dim=-1)  # (B, d)
                 pooled.append(out.float().cpu().numpy())
@@ -199,7 +219,8 @@ class Embedder:
         import torch.nn.functional as F
 
         with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(pooled, dtype=np.float32)).to(self.checkpoint.device)
+            x = torch.from_numpy(np.ascontiguousarray(pooled, dtype=np.float32)).to(self.checkpoint.device,
+                                                                                    self.checkpoint.dtype)
             return F.normalize(head(x), dim=-1).float().cpu().numpy()
 
     # -- text --------------------------------------------------------------------------------
@@ -207,7 +228,7 @@ class Embedder:
         """(N, d) L2-normalised text embeddings."""
         ck = self.checkpoint
         head = (self.heads_version,)
-        keys = [("text", ck.fingerprint, t) for t in texts]
+        keys = [("text", ck.fingerprint, ck.precision, t) for t in texts]
         todo = list(dict.fromkeys(k for k in keys if self._projected.get(k + head) is None))
         self._count("text_reused", len(keys) - len(todo))
         if todo:
@@ -218,7 +239,7 @@ class Embedder:
                     self._projected.put(k + head, e)
             new = [k for k in todo if k not in known]
             if new:
-                pooled, emb = self._run_text([k[2] for k in new])
+                pooled, emb = self._run_text([k[-1] for k in new])
                 for k, p, e in zip(new, pooled, emb):
                     self._pooled.put(k, p)
                     self._projected.put(k + head, e)

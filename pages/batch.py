@@ -6,6 +6,7 @@ import streamlit as st
 from ui import actions, state
 from ui.examples import examples
 from ui.settings import LIMITS
+from ui.store import status_line
 from ui.text import md
 from ui.widgets import clip_facts
 
@@ -15,6 +16,7 @@ ss = st.session_state
 ck = state.checkpoint()
 ss.setdefault("upload_round", 0)
 ss.setdefault("record_round", 0)
+ss.setdefault("open_round", 0)
 
 st.title("Batch")
 st.caption(
@@ -24,7 +26,7 @@ st.caption(
     f"M4A/AAC, WebM."
 )
 
-up, rec, ex = st.tabs(["Upload clips", "Record", "Examples"])
+up, rec, ex, bf = st.tabs(["Upload clips", "Record", "Examples", "Batch file"])
 with up:
     uploaded = st.file_uploader("Audio files — the format is read from the content, not the name",
                                 accept_multiple_files=True, key=f"uploader-{ss.upload_round}")
@@ -44,9 +46,19 @@ with ex:
               args=([e for e in shipped if e.name in chosen],))
     c2.button("Reset to the example batch", key="reset-examples", on_click=actions.reset_examples)
     st.caption("Real recordings: freesound.org (xserra and contributors), via sms-tools, CC BY 4.0, unchanged.")
+with bf:
+    st.download_button("Download batch", data=actions.batch_file(), file_name="clap-batch.zip", mime="application/zip",
+                       key="download-batch", on_click="ignore", disabled=not len(state.batch()),
+                       help="A zip: the clips as uploaded, batch.csv (file, name, caption, label, source) and settings.json "
+                            "(checkpoint, long-clip policy, τ).")
+    open_key = f"open-batch-{ss.open_round}"
+    st.file_uploader("Open batch (.zip) — it replaces the batch; a file that cannot be used leaves the batch as it is",
+                     type=["zip"], key=open_key, on_change=actions.open_batch, args=(open_key,))
+    st.caption(actions.BATCH_FILE_NOTE)
+    st.caption(md(status_line()))
 
 for kind, message in ss.messages:
-    (st.success if kind == "ok" else st.error)(md(message))
+    {"ok": st.success, "info": st.info}.get(kind, st.error)(md(message))
 
 items = state.batch()
 if not len(items):

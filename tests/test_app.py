@@ -176,7 +176,7 @@ def test_a_caption_edit_embeds_one_caption_and_a_plain_rerun_embeds_nothing():
     from ui.resources import get_embedder
 
     at = open_app("pages/similarity.py")
-    stats = get_embedder("bundled").stats
+    stats = get_embedder("bundled", "auto").stats  # the app's own cache: this session's checkpoint and precision
     before = (stats.audio_computed, stats.text_computed)
     at.run()  # nothing changed
     assert (stats.audio_computed, stats.text_computed) == before
@@ -235,3 +235,91 @@ def test_tau_has_one_owner_per_checkpoint(tmp_path, expected, bundled):
     assert at.session_state.checkpoint == "bundled"
     assert at.slider(key="tau_widget").value == pytest.approx(5.0) and metric(at, "τ in use") == "5.00"
     assert metric(at, "L =") == f"{expected(at, tau=5.0).loss:.4f}" and not at.button(key="tau-reset").disabled
+
+
+# -- a batch as a file, and a batch that survives a reload -----------------------------------------
+@pytest.fixture(autouse=True)
+def _store_in_a_temporary_folder(tmp_path_factory, monkeypatch):
+    """Every session of this module keeps its batch in a fresh folder, never in the user's cache."""
+    monkeypatch.setenv("CLAP_EXPLORER_STORE", str(tmp_path_factory.mktemp("store")))
+
+
+def test_a_downloaded_batch_opens_in_a_new_session_with_its_settings():
+    from clap_core.batchfile import write_batch_zip
+
+    at = open_app("pages/loss.py")
+    at.slider(key="tau_widget").set_value(5.0).run()
+    at.sidebar.selectbox(key="policy_widget").set_value("first").run()
+    at.switch_page("pages/batch.py").run()
+    at.button(key="shuffle").click().run()
+    at.selectbox(key="pair-pick").set_value(0).run()
+    at.button(key="remove-one").click().run()
+    assert not at.exception and at.download_button(key="download-batch").label == "Download batch"
+    ss = at.session_state
+    items = ss.batch
+    # what Download batch serves (ui.actions.batch_file): the batch and ui.store.settings() of the session
+    data = write_batch_zip(items, {"checkpoint": ss.checkpoint, "policy": ss.policy, "tau": ss.taus.get(ss.checkpoint)})
+
+    fresh = open_app()
+    assert fresh.session_state.policy == "windows" and not fresh.session_state.taus
+    fresh.file_uploader(key="open-batch-0").set_value(("my batch.zip", data, "application/zip")).run()
+    assert not fresh.exception
+    got = fresh.session_state.batch
+    assert got.names == items.names and got.captions == items.captions and got.labels == items.labels
+    assert [p.clip.key for p in got] == [p.clip.key for p in items] and len(got) == 7
+    assert fresh.session_state.policy == "first" and fresh.session_state.taus == {"bundled": 5.0}
+    assert fresh.sidebar.selectbox(key="policy_widget").value == "first" and metric(fresh, "τ in use") == "5.00"
+    assert any(plain(m.value).startswith("Opened my batch.zip with 7 clips: ") for m in fresh.success)
+    assert any(plain(i.value) == "Settings from the file: long-clip policy first, τ = 5." for i in fresh.info)
+    assert any(plain(c.value).startswith("A reload keeps this batch") for c in fresh.caption)
+
+    # a file that cannot be used leaves the batch as it is, and says why in one line
+    fresh.file_uploader(key="open-batch-1").set_value(("notes.zip", b"just text", "application/zip")).run()
+    assert not fresh.exception
+    assert any(plain(e.value) == "Could not open notes.zip: not a zip file. The batch is unchanged." for e in fresh.error)
+    assert fresh.session_state.batch.captions == items.captions
+
+    # made with another checkpoint: its τ goes to that checkpoint, this one is not switched
+    other = write_batch_zip(items, {"checkpoint": "laion/clap-htsat-unfused", "policy": "centre", "tau": 7.0})
+    fresh.file_uploader(key="open-batch-2").set_value(("laion.zip", other, "application/zip")).run()
+    assert not fresh.exception and fresh.session_state.checkpoint == "bundled"
+    assert fresh.session_state.taus == {"bundled": 5.0, "laion/clap-htsat-unfused": 7.0}
+    assert any("made with the checkpoint laion/clap-htsat-unfused" in plain(i.value) for i in fresh.info)
+
+
+def test_a_reload_brings_back_the_edited_batch():
+    from clap_core.batch import DEFAULT_BATCH
+
+    at = open_app()
+    assert "b" not in at.query_params  # nothing is kept before the first change
+    at.selectbox(key="pair-pick").set_value(0).run()
+    at.button(key="move-down").click().run()
+    editor = f"editor-{at.session_state.editor_version}"
+    at.session_state[editor] = {"edited_rows": {2: {"caption": "my own *words*"}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception
+    items = at.session_state.batch
+    assert items.captions[2] == "my own *words*" and items.names[0] == "demo-rising-sweep.flac"
+    link = at.query_params["b"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{12}", link)
+
+    reloaded = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    reloaded.query_params["b"] = link
+    reloaded.run()
+    assert not reloaded.exception
+    got = reloaded.session_state.batch
+    assert got.names == items.names and got.captions == items.captions and got.labels == items.labels
+    assert [p.clip.key for p in got] == [p.clip.key for p in items]
+    assert any(plain(m.value) == "The batch of this link is back: 8 pairs." for m in reloaded.success)
+    copy = reloaded.query_params["b"]
+    assert copy != link  # a copy: the first session goes on writing its own link
+    reloaded.switch_page("pages/loss.py").run()
+    assert reloaded.query_params["b"] == copy  # a page switch keeps the link
+
+    for gone in ("nobody-has-this-id", "../../etc/passwd"):
+        other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+        other.query_params["b"] = gone
+        other.run()
+        assert not other.exception and other.session_state.batch.names == list(DEFAULT_BATCH)  # the examples
+        assert "b" not in other.query_params
+        assert any("no longer kept on the server" in plain(i.value) for i in other.info)

@@ -147,3 +147,100 @@ def test_nan_samples_are_rejected():
 ])
 def test_sniff(head, name):
     assert sniff_container(head) == name
+
+
+# -- inputs that decode but deserve a warning (real recordings, real formats) ----------------------------------
+NEW_WARNINGS = ("truncated", "far outside", "DC", "channels cancel")
+
+
+def _written(tmp_path, name, blob):
+    path = tmp_path / name
+    path.write_bytes(blob)
+    return path
+
+
+def test_ordinary_clips_get_none_of_the_new_warnings(formats):
+    from media import REAL
+
+    clips = [decode(b, name=k) for k, b in formats.items()] + [decode(p) for p in sorted(REAL.glob("*.wav"))]
+    assert len(clips) > 10
+    for clip in clips:
+        assert not any(w for w in clip.info.warnings for word in NEW_WARNINGS if word in w), clip.info.name
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "FLOAT"])
+def test_truncated_wav_warns_and_keeps_what_could_be_read(tmp_path, subtype):
+    data, rate = real_clip("speech-male.wav", 3.0)
+    wav = encode_soundfile(data, rate, "WAV", subtype)
+    full = decode(wav)
+    half = wav[: len(wav) // 2]
+    for source in (half, _written(tmp_path, "half.wav", half)):
+        clip = decode(source, name="half.wav")
+        n = len(clip.samples)
+        assert 0.4 * len(data) < n < 0.6 * len(data)
+        np.testing.assert_array_equal(clip.samples, full.samples[:n])  # what is there is read unchanged
+        expected = f"the file is truncated: its header declares 3.00 s but only {n / rate:.2f} s could be read"
+        assert expected in clip.info.warnings
+        assert clip.info.source_seconds == pytest.approx(n / rate) and not clip.info.truncated
+
+
+def test_truncated_mp3_bytes_and_path(tmp_path):
+    data, rate = real_clip("speech-male.wav", 3.0)
+    mp3 = encode_soundfile(data, rate, "MP3", "MPEG_LAYER_III")
+    half = mp3[: len(mp3) // 2]
+    for source in (half, _written(tmp_path, "half.mp3", half)):
+        clip = decode(source, name="half.mp3")
+        assert clip.info.container == "mp3" and clip.info.seconds < 1.5
+        assert any(w.startswith("the file is truncated: its header declares 3.0") for w in clip.info.warnings)
+    stub = mp3[: len(mp3) // 100]  # 1 %: not even one frame of audio left
+    for source in (stub, _written(tmp_path, "stub.mp3", stub)):
+        with pytest.raises(AudioError) as exc:
+            decode(source, name="stub.mp3")
+        message = str(exc.value)
+        assert message.startswith("stub.mp3: corrupt or truncated MP3 data"), message
+        for leak in ("pipe", "<_io", " at 0x", "BytesIO", str(tmp_path), "Errno"):
+            assert leak not in message, message
+
+
+def test_truncated_webm_warns_through_ffmpeg():
+    data, rate = real_clip("flute-A4.wav", 2.0)
+    webm = encode_pyav(resample_to(data, rate, 48_000), 48_000, "webm", "libopus")
+    clip = decode(webm[: len(webm) // 2], name="half.webm")
+    assert clip.info.decoder == "pyav"
+    assert any(w.startswith("the file is truncated: its header declares 2.0") for w in clip.info.warnings)
+
+
+def test_samples_far_outside_the_range_warn_and_are_kept():
+    data, rate = real_clip("flute-A4.wav", 2.0)
+    loud = (data / np.max(np.abs(data)) * 1e6).astype(np.float32)
+    clip = decode(encode_soundfile(loud, rate, "WAV", "FLOAT"))
+    np.testing.assert_array_equal(clip.samples, loud)  # not scaled: the numbers are what the file says
+    assert ("samples reach 1.0e+06, far outside [-1, 1]; they are used as they are, "
+            "but the model expects [-1, 1]") in clip.info.warnings
+
+
+def test_strong_dc_offset_and_dc_only_warn():
+    data, rate = real_clip("flute-A4.wav", 2.0)
+    shifted = decode(encode_soundfile(0.2 * data + 0.3, rate, "FLAC"))
+    assert any(w.startswith("strong DC offset (mean +0.30") for w in shifted.info.warnings), shifted.info.warnings
+    constant = decode(encode_soundfile(np.full(rate, 0.25, np.float32), rate, "WAV", "PCM_16"))
+    assert "the clip is DC only (a constant +0.250); it carries no sound" in constant.info.warnings
+    quiet_hum = decode(encode_soundfile(data + 0.005, rate, "WAV", "FLOAT"))  # a small offset is not worth a word
+    assert not any("DC" in w for w in quiet_hum.info.warnings)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "FLOAT"])
+def test_cancelling_stereo_uses_the_left_channel(subtype):
+    data, rate = real_clip("speech-male.wav", 2.0)
+    left = data if data.ndim == 1 else data[:, 0]
+    blob = encode_soundfile(np.stack([left, -left], axis=1), rate, "WAV", subtype)
+    clip = decode(blob)
+    expected, _ = sf.read(io.BytesIO(blob), dtype="float32", always_2d=True)
+    np.testing.assert_array_equal(clip.samples, expected[:, 0])
+    assert clip.info.channels == 2 and not clip.info.downmixed
+    assert "the channels cancel when mixed to mono (phase-inverted); the left channel is used" in clip.info.warnings
+    blob = encode_soundfile(np.stack([left, 0.5 * left], axis=1), rate, "WAV", subtype)
+    ordinary = decode(blob)  # ordinary stereo stays the channel mean
+    expected, _ = sf.read(io.BytesIO(blob), dtype="float32", always_2d=True)
+    np.testing.assert_array_equal(ordinary.samples, expected.mean(axis=1, dtype=np.float32))
+    assert ordinary.info.downmixed and not any("cancel" in w for w in ordinary.info.warnings)

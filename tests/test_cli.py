@@ -128,7 +128,10 @@ def test_evaluate_csv_and_folder(world, tmp_path):
 def test_checkpoints_listing():
     out = json.loads(cli("checkpoints", "--json").stdout)
     names = [c["name"] for c in out["checkpoints"]]
-    assert names[0] == "bundled" and "laion/clap-htsat-fused" in names and len(names) == 6
+    from clap_core.checkpoints import KNOWN_CHECKPOINTS
+
+    assert names[0] == "bundled" and "laion/clap-htsat-fused" in names and names == [k.name for k in KNOWN_CHECKPOINTS]
+    assert all(c["params_m"] > 0 for c in out["checkpoints"])
 
 
 def test_import_does_not_pull_streamlit():
@@ -180,3 +183,55 @@ def test_a_45_s_clip_gives_the_app_s_numbers_with_the_cli_defaults(tmp_path, bun
     emb = Embedder(bundled)
     app = contrastive(emb.embed_texts(batch.captions), emb.embed_clips(batch.clips), bundled.tau)
     assert out["C"] == app.C.tolist() and out["loss"] == app.loss
+
+
+def _one_error_line(proc) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+def test_evaluate_refuses_files_that_are_not_a_labelled_csv(world, tmp_path):
+    from conftest import ROOT
+
+    image = tmp_path / "image.png"
+    image.write_bytes((ROOT / "docs" / "screenshots" / "1-batch.png").read_bytes())
+    line = _one_error_line(cli("evaluate", "--data", image, check=False))
+    assert str(image) in line and "not a CSV file (file,label[,caption]) or a folder of label folders" in line
+    assert "PNG image" in line
+    binary = tmp_path / "clips.csv"  # the name says CSV, the bytes are not text
+    binary.write_bytes(bytes(np.random.default_rng(1).integers(0, 256, 2000, dtype=np.uint8)))
+    line = _one_error_line(cli("evaluate", "--data", binary, check=False))
+    assert str(binary) in line and "not a CSV file" in line and "not UTF-8 text" in line
+    wav = sorted(world.glob("*.wav"))[0]
+    line = _one_error_line(cli("evaluate", "--data", wav, check=False))
+    assert str(wav) in line and "WAV audio" in line
+
+
+def test_evaluate_reads_a_demo_world_folder_through_its_csv(world):
+    from clap_core.cli import read_labelled
+
+    assert read_labelled(str(world)) == read_labelled(str(world / "clips.csv"))
+    out = json.loads(cli("evaluate", "--data", world, "--json").stdout)
+    assert out["clips"] == 12 and out["captions_missing"] == 0 and out["skipped"] == []
+    assert out["retrieval_on"] == "captions (each caption's own clip is the relevant one)"
+
+
+def test_evaluate_with_some_captions_missing_uses_the_captions_there_are(world, tmp_path):
+    import csv
+
+    rows = list(csv.DictReader((world / "clips.csv").read_text().splitlines()))
+    for r in rows[:3]:
+        r["caption"] = ""
+    for r in rows:
+        r["file"] = str(world / r["file"])
+    data = tmp_path / "partial.csv"
+    with data.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["file", "label", "caption"])
+        writer.writeheader()
+        writer.writerows(rows)
+    out = json.loads(cli("evaluate", "--data", data, "--json").stdout)
+    assert out["clips"] == 12 and out["captions_missing"] == 3
+    assert out["retrieval_on"].startswith("captions") and "3 of 12 clips have no caption" in out["retrieval_on"]
+    text = cli("evaluate", "--data", data).stdout
+    assert "3 of 12 clips have no caption and are left out" in text

@@ -159,3 +159,34 @@ def test_hub_id_offline_says_what_to_do(monkeypatch):
         load_checkpoint("laion/clap-htsat-unfused")
     msg = str(exc.value)
     assert "laion/clap-htsat-unfused" in msg and "bundled" in msg and "local folder" in msg
+
+
+def test_precision_auto_keeps_small_models_in_fp32_and_follows_the_hardware(monkeypatch):
+    from clap_core import checkpoints
+
+    assert checkpoints.resolve_precision("auto", "cpu", 500_000) == "fp32"  # the bundled model: exact figures
+    assert checkpoints.resolve_precision("auto", "cuda", 150_000_000) == "bf16"
+    assert checkpoints.resolve_precision("auto", "cuda:1", 150_000_000) == "bf16"
+    monkeypatch.setattr(checkpoints, "cpu_has_fast_bf16", lambda: False)
+    assert checkpoints.resolve_precision("auto", "cpu", 150_000_000) == "fp32"
+    monkeypatch.setattr(checkpoints, "cpu_has_fast_bf16", lambda: True)
+    assert checkpoints.resolve_precision("auto", "cpu", 150_000_000) == "bf16"
+    assert checkpoints.resolve_precision("fp32", "cuda", 150_000_000) == "fp32"
+    with pytest.raises(ValueError, match="unknown precision"):
+        checkpoints.resolve_precision("fp8", "cpu", 1)
+
+
+def test_bf16_embeddings_agree_with_fp32(bundled):
+    """bf16 weights give embeddings within cosine 0.999 of fp32 on the shipped examples; τ is the fp32 one."""
+    from clap_core.batch import default_batch
+
+    assert bundled.precision == "fp32"  # auto on CPU for a small model
+    half = load_checkpoint("bundled", device="cpu", precision="bf16")
+    assert half.precision == "bf16" and half.tau == bundled.tau
+    items = default_batch()
+    full_emb, half_emb = Embedder(bundled), Embedder(half)
+    for a, b in ((full_emb.embed_clips(items.clips), half_emb.embed_clips(items.clips)),
+                 (full_emb.embed_texts(items.captions), half_emb.embed_texts(items.captions))):
+        cos = (a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+        assert cos.min() >= 0.999, cos
+        assert not np.array_equal(a, b)  # really another computation

@@ -3,26 +3,34 @@ steps). Each action changes the batch through clap_core's Batch and leaves one l
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from clap_core.batch import FileOutcome, default_batch
+from clap_core.batchfile import MAX_MEMBERS, MAX_UNPACKED_MB, BatchFileError, read_batch_zip, write_batch_zip
 from clap_core.examples import Example
 
-from . import state
+from . import state, store
+from .settings import LIMITS
+
+BATCH_FILE_NOTE = (f"A batch file holds at most {MAX_MEMBERS} entries, {LIMITS.max_clips} clips of up to "
+                   f"{LIMITS.max_file_mb} MB each and {MAX_UNPACKED_MB} MB unpacked. A zip without batch.csv is "
+                   f"read as clips, captioned from their file names.")
 
 
 def _say(*messages: tuple[str, str]) -> None:
     st.session_state.messages = list(messages)
 
 
-def _report(outcomes: list[FileOutcome]) -> None:
+def _report(outcomes: list[FileOutcome], lead: str = "Added", *more: tuple[str, str]) -> None:
     """One message per file the user chose: the ones not added (and why), then how many were added."""
     added = sum(o.added for o in outcomes)
     msgs = [("error", o.message) for o in outcomes if not o.added]
     if added:
         names = ", ".join(o.name for o in outcomes if o.added)
-        msgs.append(("ok", f"Added {added} clip{'s' * (added != 1)}: {names}."))
-    _say(*msgs)
+        msgs.append(("ok", f"{lead} {added} clip{'s' * (added != 1)}: {names}."))
+    _say(*msgs, *more)
 
 
 def add(files: list[tuple[str, bytes]], source: str) -> None:
@@ -104,3 +112,56 @@ def clear() -> None:
     """Empty the batch."""
     state.set_batch(state.batch().clear())
     _say()
+
+
+def batch_file() -> Callable[[], bytes]:
+    """What Download batch serves: the batch as a zip (clips, batch.csv, settings.json), made on the click."""
+    items, settings = state.batch(), store.settings()
+    return lambda: write_batch_zip(items, settings)
+
+
+def _apply_settings(settings: dict) -> list[tuple[str, str]]:
+    """Take a batch file's long-clip policy and τ (those it holds); lines on what changed and on the checkpoint
+    it was made with.
+
+    τ goes to the checkpoint the file was made with (the current one when the file names none or the same):
+    a τ chosen for one model says nothing about another. The checkpoint is never switched automatically."""
+    ss, current = st.session_state, state.checkpoint_name()
+    made_with = settings.get("checkpoint") or current
+    taken = []
+    if "policy" in settings:
+        ss.policy = settings["policy"]
+        ss.pop("policy_widget", None)  # the sidebar's picker shows the new policy
+        taken.append(f"long-clip policy {settings['policy']}")
+    if "tau" in settings:
+        if settings["tau"] is None:
+            state.reset_tau(made_with)
+            taken.append("the checkpoint's own τ")
+        else:
+            state.set_tau(settings["tau"], made_with)
+            taken.append(f"τ = {settings['tau']:.4g}")
+    notes = [("info", f"Settings from the file: {', '.join(taken)}.")] if taken else []
+    if made_with != current:
+        notes.append(("info", f"The file was made with the checkpoint {made_with}; this session still uses {current} "
+                              f"(its τ is unchanged). Pick {made_with} in the sidebar for the file's numbers."))
+    return notes
+
+
+def open_batch(key: str) -> None:
+    """Open the batch file in the uploader ``key``: it replaces the batch, or, when it cannot be used, the
+    batch stays and the message says why. The uploader starts empty again."""
+    ss = st.session_state
+    upload = ss.get(key)
+    ss.open_round = ss.get("open_round", 0) + 1
+    if upload is None:
+        return
+    try:
+        new, outcomes, settings = read_batch_zip(upload.getvalue(), state.batch().limits)
+    except BatchFileError as e:
+        _say(("error", f"Could not open {upload.name}: {e}. The batch is unchanged."))
+        return
+    notes = _apply_settings(settings)  # first: the batch is saved for a reload with them
+    state.set_batch(new)
+    _report(outcomes, f"Opened {upload.name} with", *notes)
+    if not len(new):
+        ss.messages.append(("info", f"{upload.name} holds no clips: the batch is empty."))

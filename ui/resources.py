@@ -14,31 +14,33 @@ from clap_core.features import DEFAULT_POLICY
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _slot(name: str) -> dict:
+def _slot(name: str, precision: str) -> dict:
     """A per-process holder for one checkpoint. The load itself happens outside the cached function,
     so it can report progress to the page (cached functions may not draw on outside containers)."""
     return {"checkpoint": None, "lock": threading.Lock()}
 
 
-def get_checkpoint(name: str, on_step: Callable[[str], None] | None = None) -> LoadedCheckpoint:
-    """The checkpoint ``name``, loaded once per process; a failure is not remembered, so a retry tries again."""
-    slot = _slot(name)
+def get_checkpoint(name: str, precision: str = "auto",
+                   on_step: Callable[[str], None] | None = None) -> LoadedCheckpoint:
+    """The checkpoint ``name`` in ``precision``, loaded once per process; a failure is not remembered,
+    so a retry tries again."""
+    slot = _slot(name, precision)
     with slot["lock"]:
         if slot["checkpoint"] is None:
-            slot["checkpoint"] = load_checkpoint(name, on_step=on_step)
+            slot["checkpoint"] = load_checkpoint(name, precision=precision, on_step=on_step)
         return slot["checkpoint"]
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def get_embedder(name: str) -> Embedder:
+def get_embedder(name: str, precision: str = "auto") -> Embedder:
     """The embedding cache of a checkpoint, shared by all sessions of this process."""
-    return Embedder(get_checkpoint(name))
+    return Embedder(get_checkpoint(name, precision))
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _warm(name: str, _batch: Batch) -> threading.Thread:
+def _warm(name: str, precision: str, _batch: Batch) -> threading.Thread:
     """Once per process and checkpoint: a background thread that embeds the first session's batch."""
-    emb = get_embedder(name)
+    emb = get_embedder(name, precision)
 
     def run() -> None:  # captions first (milliseconds), so a session never waits on them
         emb.embed_texts(_batch.captions)
@@ -49,7 +51,7 @@ def _warm(name: str, _batch: Batch) -> threading.Thread:
     return thread
 
 
-def warm_up(name: str, batch: Batch) -> None:
+def warm_up(name: str, precision: str, batch: Batch) -> None:
     """Start embedding the example batch in the background, once per process: the first visit to a page
     that shows numbers then finds them computed (later sessions share the cache)."""
-    _warm(name, batch)
+    _warm(name, precision, batch)

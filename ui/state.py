@@ -9,9 +9,10 @@ import streamlit as st
 from clap_core.batch import Batch, default_batch
 from clap_core.checkpoints import BUNDLED, LoadedCheckpoint
 from clap_core.contrastive import ContrastiveResult, contrastive, transformers_return_loss
-from clap_core.embed import TEXT_MAX_TOKENS
+from clap_core.embed import TEXT_MAX_TOKENS, Embedder
 from clap_core.features import DEFAULT_POLICY
 
+from . import store
 from .resources import get_checkpoint, get_embedder
 from .settings import default_checkpoint
 
@@ -25,6 +26,7 @@ def init() -> None:
         ss.checkpoint = default_checkpoint()
         ss.checkpoint_error = None
         ss.policy = DEFAULT_POLICY
+        ss.precision = "auto"  # weights' precision for the checkpoints this session loads (auto, fp32, bf16)
         ss.taus = {}  # checkpoint name → τ the user set; absent: the checkpoint's own τ
         ss.messages = []  # ("ok" | "error" | "info", text) from the last batch action
         ss.seen_uploads = set()
@@ -36,7 +38,8 @@ def init() -> None:
                                   f"Still using {BUNDLED}.")
             ss.checkpoint = BUNDLED
             checkpoint()
-        ss.batch = default_batch()
+        ss.batch = store.restored_or(default_batch)  # the batch of the URL's ?b=<id>, else the examples
+    store.keep_link()  # page switches drop the URL's ?b=<id>: put it back
 
 
 def require_app() -> None:
@@ -63,9 +66,19 @@ def checkpoint_name() -> str:
     return st.session_state.checkpoint
 
 
+def precision() -> str:
+    """The precision setting (auto, fp32 or bf16) checkpoints are loaded in."""
+    return st.session_state.precision
+
+
 def checkpoint(name: str | None = None) -> LoadedCheckpoint:
-    """A checkpoint (default: the one in use), loaded once per process."""
-    return get_checkpoint(name or checkpoint_name())
+    """A checkpoint (default: the one in use) in this session's precision, loaded once per process."""
+    return get_checkpoint(name or checkpoint_name(), precision())
+
+
+def embedder(name: str | None = None) -> Embedder:
+    """The shared embedding cache of a checkpoint (default: the one in use) in this session's precision."""
+    return get_embedder(name or checkpoint_name(), precision())
 
 
 def set_checkpoint(name: str) -> None:
@@ -82,6 +95,7 @@ def batch() -> Batch:
 def set_batch(new: Batch, from_editor: bool = False) -> None:
     """Replace the batch; a change not made in the table gives the table a fresh key (no stale edits)."""
     st.session_state.batch = new
+    store.save(new)  # kept on the server for a reload (ui/store.py)
     if not from_editor:
         st.session_state.editor_version = st.session_state.get("editor_version", 0) + 1
 
@@ -127,7 +141,7 @@ def sync_tau_widget() -> None:
 def embeddings(items: Batch | None = None, name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(E_t, E_a), each (N, d), for the batch under a checkpoint; cached per content, so reruns embed nothing."""
     items = batch() if items is None else items
-    emb = get_embedder(name or checkpoint_name())
+    emb = embedder(name)
     E_a = emb.embed_clips(items.clips, policy=policy())
     E_t = emb.embed_texts(items.captions)
     return E_t, E_a
@@ -146,7 +160,7 @@ def caption_notes(items: Batch | None = None) -> list[str]:
     """What the model will really read of each odd caption: empty or blank ones, and ones over the
     tokenizer's limit (it keeps the first TEXT_MAX_TOKENS tokens)."""
     items = batch() if items is None else items
-    emb = get_embedder(checkpoint_name())
+    emb = embedder()
     notes = []
     for i, caption in enumerate(items.captions, start=1):
         n = emb.token_count(caption)

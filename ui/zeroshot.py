@@ -7,7 +7,6 @@ from clap_core.label_sets import PRESETS
 from clap_core.zeroshot import ZeroShotResult, zero_shot
 
 from . import state
-from .resources import get_embedder
 
 BATCH_PRESET = "Labels of this batch"
 DEFAULT_TEMPLATE = "This is a sound of {}."
@@ -45,5 +44,5 @@ def classify(labels: list[str], templates: list[str]) -> ZeroShotResult:
     items = state.batch()
     _, E_a = state.embeddings(items)
     true = items.labels
-    return zero_shot(get_embedder(state.checkpoint_name()), E_a, labels, templates, tau=state.tau(),
+    return zero_shot(state.embedder(), E_a, labels, templates, tau=state.tau(),
                      true_labels=true if any(true) else None)

@@ -1,0 +1,276 @@
+"""A batch as one file: a zip with the clips as they were given, ``batch.csv`` (file, name, caption, label,
+source) and ``settings.json`` (checkpoint, long-clip policy, τ). Shared by the app (Download / Open batch)
+and the CLI (``--batch``).
+
+Reading treats the zip as untrusted: nothing is extracted to disk (members are read into memory by
+name), member names must be relative without ``..`` or backslashes, and every size is bounded twice —
+by the size a member's header declares and by the bytes actually inflated, so a lying header or a zip
+bomb stops at the limit. Audio members decode through :meth:`Batch.add_files`, so each one gets its
+:class:`FileOutcome` and a bad clip never costs the rest.
+
+A zip without ``batch.csv`` is accepted too: every file in it is tried as a clip (in name order, the
+format read from the content), with captions from the file names.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+from .batch import LIMITS, Batch, FileOutcome, Limits, Pair
+from .features import LONG_CLIP_POLICIES
+
+FORMAT = 1  # settings.json "format": what this module writes and reads
+CSV_NAME, SETTINGS_NAME = "batch.csv", "settings.json"
+CSV_COLUMNS = ("file", "name", "caption", "label", "source")  # file and caption are required when reading
+MAX_MEMBERS = 200  # entries in the zip, folders included
+MAX_UNPACKED_MB = 200  # all clips together, inflated (the server's upload limit, .streamlit/config.toml)
+MAX_TEXT_BYTES = 1_000_000  # batch.csv and settings.json each
+SOURCES = ("upload", "recording", "example", "file")
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same batch gives the same bytes
+_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class BatchFileError(ValueError):
+    """A batch file that cannot be opened; the message is one line naming the reason."""
+
+
+TOO_BIG = f"the clips unpack to more than {MAX_UNPACKED_MB} MB (the limit for a batch file)"
+
+
+# -- writing ------------------------------------------------------------------------------------
+def _member_name(index: int, width: int, name: str) -> str:
+    """'clips/03-dog_bark.wav': numbered (unique), only [A-Za-z0-9._-], at most 80 characters."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    stem = _UNSAFE_CHARS.sub("_", stem).strip("._")[:60] or "clip"
+    ext = _UNSAFE_CHARS.sub("", ext)[:8]
+    return f"clips/{index:0{width}d}-{stem}" + (f".{ext}" if ext else "")
+
+
+def clip_bytes(pair: Pair) -> tuple[bytes, str]:
+    """(the file's bytes, its name) for one pair: the bytes as given, or — for a pair read from a path, whose
+    bytes were not kept — its decoded samples as a float32 WAV at the source rate (exactly those samples)."""
+    if pair.data is not None:
+        return pair.data, pair.name
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, pair.clip.samples, pair.info.source_rate, format="WAV", subtype="FLOAT")
+    stem = pair.name.rsplit(".", 1)[0] if "." in pair.name else pair.name
+    return buf.getvalue(), f"{stem}.wav"
+
+
+def write_batch_zip(batch: Batch, settings: dict) -> bytes:
+    """The batch as a zip: clips/NN-<name> (the clips as uploaded), batch.csv and settings.json."""
+    buf = io.BytesIO()
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    width = max(2, len(str(len(batch))))
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i, pair in enumerate(batch, start=1):
+            data, name = clip_bytes(pair)
+            member = _member_name(i, width, name)
+            zf.writestr(zipfile.ZipInfo(member, _ZIP_TIME), data, compress_type=zipfile.ZIP_STORED)
+            writer.writerow([member, pair.name, pair.caption, pair.label, pair.source])
+        text = {CSV_NAME: rows.getvalue(),
+                SETTINGS_NAME: json.dumps({**settings, "format": FORMAT}, indent=2, ensure_ascii=False) + "\n"}
+        for member, body in text.items():
+            zf.writestr(zipfile.ZipInfo(member, _ZIP_TIME), body.encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
+
+
+# -- reading ------------------------------------------------------------------------------------
+def _unsafe(name: str) -> bool:
+    """A member name that is absolute, climbs with '..', uses backslashes or a drive letter."""
+    return (not name or name.startswith("/") or "\\" in name or "\x00" in name or re.match(r"^[A-Za-z]:", name) is not None
+            or ".." in PurePosixPath(name).parts)
+
+
+def _open_zip(data: bytes | str | os.PathLike) -> zipfile.ZipFile:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        source = io.BytesIO(bytes(data))
+    else:
+        path = Path(data)
+        if not path.exists() or path.is_dir():
+            raise BatchFileError("is a folder, not a zip file" if path.is_dir() else "no such file")
+        source = path
+    try:
+        return zipfile.ZipFile(source)
+    except OSError as e:
+        raise BatchFileError(f"cannot be read ({e.strerror or e})") from None
+    except Exception:  # BadZipFile, or a damaged directory another way: untrusted input never escapes
+        raise BatchFileError("not a zip file") from None
+
+
+class _Unread(Exception):
+    """One member could not be read (too big, damaged): its clip gets this reason, the rest goes on."""
+
+
+class _Reader:
+    """Reads members of an open zip into memory within the limits (per member and in total)."""
+
+    def __init__(self, zf: zipfile.ZipFile, total_limit: int):
+        self.zf, self.left = zf, total_limit
+
+    def read(self, info: zipfile.ZipInfo, limit: int) -> bytes:
+        """The member's bytes; BatchFileError past the total limit, _Unread (its reason) past ``limit``."""
+        if info.file_size > limit:
+            raise _Unread(f"{info.file_size / 1e6:.1f} MB is over the limit of {limit / 1e6:g} MB per file")
+        cap = min(limit, self.left)
+        try:
+            with self.zf.open(info) as f:
+                data = f.read(cap + 1)  # never inflates more than one byte past the cap
+        except Exception as e:  # bad CRC, damaged deflate data, encrypted, unknown compression
+            raise _Unread(f"could not be unpacked from the zip ({str(e).rstrip('.') or type(e).__name__})") from None
+        if len(data) > self.left:
+            raise BatchFileError(TOO_BIG)
+        if len(data) > limit:
+            raise _Unread(f"unpacks to more than the limit of {limit / 1e6:g} MB per file")
+        self.left -= len(data)
+        return data
+
+    def text(self, info: zipfile.ZipInfo) -> str:
+        """A small text member (batch.csv, settings.json) as UTF-8; BatchFileError if it is not."""
+        try:
+            raw = self.read(info, MAX_TEXT_BYTES)
+        except _Unread as e:
+            raise BatchFileError(f"{info.filename}: {e}") from None
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise BatchFileError(f"{info.filename} is not UTF-8 text") from None
+
+
+def _settings(text: str | None) -> dict:
+    """The settings a batch file carries, checked: checkpoint (str), policy (a long-clip policy), tau (a positive
+    number, or None for the checkpoint's own); a key is left out when the file lacks it or its value is unusable."""
+    if text is None:
+        return {}
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise BatchFileError(f"{SETTINGS_NAME} is not valid JSON") from None
+    if not isinstance(raw, dict):
+        raise BatchFileError(f"{SETTINGS_NAME} is not a JSON object")
+    if raw.get("format", FORMAT) != FORMAT:
+        raise BatchFileError(f"{SETTINGS_NAME} is format {raw.get('format')!r}; this version reads format {FORMAT}")
+    out = {}
+    if isinstance(raw.get("checkpoint"), str) and raw["checkpoint"].strip():
+        out["checkpoint"] = raw["checkpoint"].strip()
+    if raw.get("policy") in LONG_CLIP_POLICIES:
+        out["policy"] = raw["policy"]
+    tau = raw.get("tau", 0)
+    if tau is None:
+        out["tau"] = None
+    elif isinstance(tau, (int, float)) and not isinstance(tau, bool) and math.isfinite(tau) and tau > 0:
+        out["tau"] = float(tau)
+    return out
+
+
+def _base(members: dict[str, zipfile.ZipInfo]) -> str:
+    """Where batch.csv is: '' at the top, or the one folder that holds it (a batch unzipped and zipped again)."""
+    if CSV_NAME in members:
+        return ""
+    found = [n for n in members if PurePosixPath(n).name == CSV_NAME]
+    return found[0][: -len(CSV_NAME)] if len(found) == 1 else ""
+
+
+def _rows(text: str, members: dict[str, zipfile.ZipInfo], limits: Limits, base: str = "") -> list[dict]:
+    """batch.csv's rows, each naming a member of the zip (relative to ``base``, batch.csv's folder);
+    BatchFileError for bad columns, a missing member or text that is not CSV."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows = []
+    try:
+        columns = [c.strip() for c in reader.fieldnames or []]
+        if not {"file", "caption"} <= set(columns):
+            raise BatchFileError(f"{CSV_NAME} needs the columns file,caption (label, name, source optional); "
+                                 f"it has: {','.join(columns) or 'none'}")
+        reader.fieldnames = columns
+        for k, row in enumerate(reader, start=2):  # row 1 is the header
+            if len(rows) >= limits.max_clips:
+                raise BatchFileError(f"{CSV_NAME} has more than {limits.max_clips} rows; a batch holds at most "
+                                     f"{limits.max_clips} pairs")
+            file = (row.get("file") or "").strip()
+            if base + file not in members:
+                raise BatchFileError(f"{CSV_NAME} row {k} names {file!r}, which is not in the zip" if file
+                                     else f"{CSV_NAME} row {k} has no file")
+            rows.append({"file": base + file, "name": (row.get("name") or "").strip() or PurePosixPath(file).name,
+                         "caption": row.get("caption") or "", "label": (row.get("label") or "").strip(),
+                         "source": row.get("source") if row.get("source") in SOURCES else "upload"})
+    except csv.Error as e:  # a field over the csv module's limit, …
+        raise BatchFileError(f"{CSV_NAME} is not a readable CSV ({e})") from None
+    return rows
+
+
+def _loose_rows(members: dict[str, zipfile.ZipInfo], limits: Limits) -> list[dict]:
+    """No batch.csv: every file of the zip (not settings.json, not hidden, not macOS metadata), by name."""
+    files = sorted(n for n in members if n != SETTINGS_NAME and not n.startswith("__MACOSX/")
+                   and not PurePosixPath(n).name.startswith("."))
+    if not files:
+        raise BatchFileError(f"no {CSV_NAME} and no clips in the zip")
+    if len(files) > limits.max_clips:
+        raise BatchFileError(f"no {CSV_NAME} and {len(files)} files; a batch holds at most {limits.max_clips} clips")
+    return [{"file": n, "name": PurePosixPath(n).name, "caption": None, "label": "", "source": "upload"} for n in files]
+
+
+def read_batch_zip(data: bytes | str | os.PathLike,
+                   limits: Limits = LIMITS) -> tuple[Batch, list[FileOutcome], dict]:
+    """Open a batch file (bytes or a path): (the batch, one outcome per clip, its settings — those of
+    {checkpoint, policy, tau} it holds); BatchFileError with a one-line reason when the file cannot be used."""
+    with _open_zip(data) as zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise BatchFileError(f"the zip has {len(infos)} entries; a batch file has at most {MAX_MEMBERS}")
+        members: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            if _unsafe(info.filename):
+                raise BatchFileError(f"unsafe name in the zip: {info.filename!r} (absolute, '..' or a backslash)")
+            if info.filename in members:
+                raise BatchFileError(f"the zip holds {info.filename!r} twice")
+            if not info.is_dir():
+                members[info.filename] = info
+        total = min(MAX_UNPACKED_MB * 1_000_000, limits.max_clips * limits.max_file_bytes)
+        reader = _Reader(zf, total)
+        base = _base(members)
+        settings = _settings(reader.text(members[base + SETTINGS_NAME]) if base + SETTINGS_NAME in members else None)
+        if base + CSV_NAME in members:
+            rows = _rows(reader.text(members[base + CSV_NAME]), members, limits, base)
+        else:
+            rows = _loose_rows(members, limits)
+        sizes = [members[n].file_size for n in {r["file"] for r in rows}]
+        if sum(size for size in sizes if size <= limits.max_file_bytes) > reader.left:  # bigger ones are not read
+            raise BatchFileError(TOO_BIG)
+        payload: dict[str, bytes | str] = {}  # member → bytes, or the reason it could not be read
+        for name in dict.fromkeys(r["file"] for r in rows):
+            try:
+                payload[name] = reader.read(members[name], limits.max_file_bytes)
+            except _Unread as e:
+                payload[name] = str(e)
+    return assemble_batch(rows, payload, limits) + (settings,)
+
+
+def assemble_batch(rows: Sequence[dict], payload: dict[str, bytes | str],
+                   limits: Limits = LIMITS) -> tuple[Batch, list[FileOutcome]]:
+    """A batch from rows {file, name, caption (None: from the name), label, source} and payload {file: bytes,
+    or the reason there are none}: clips decode through Batch.add_files in row order; every row gets an outcome."""
+    readable = [r for r in rows if isinstance(payload[r["file"]], bytes)]
+    batch = Batch(limits=limits)
+    decoded: list[FileOutcome] = []
+    for r in readable:  # add_files takes one source per call; one row at a time keeps the rows' order
+        batch, got = batch.add_files([(r["name"], payload[r["file"]])], r["source"],
+                                     captions=[r["caption"]], labels=[r["label"]])
+        decoded += got
+    done = iter(decoded)
+    outcomes = [next(done) if isinstance(payload[r["file"]], bytes) else FileOutcome(r["name"], False, payload[r["file"]])
+                for r in rows]
+    return batch, outcomes
