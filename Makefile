@@ -23,5 +23,8 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# make bench  — the performance figures (benchmarks/RESULTS.md); BENCH_ARGS=--quick skips the full-size parts
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(VENV)/bin/python -m benchmarks.embed_speed
+	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m benchmarks.bench $(BENCH_ARGS)
+	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m benchmarks.gpu

@@ -151,7 +151,7 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
     for name, blob in files.items():
         (tmp_path / name).write_bytes(blob)
         paths.append(str(tmp_path / name))
-    pg.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(paths)
+    pg.locator("[data-testid=stFileUploader] input[type=file][multiple]").set_input_files(paths)  # "Upload clips"
     pg.get_by_text("11 pairs").wait_for()
     idle(pg)
     assert pg.get_by_text("Added 3 clips: piano.m4a, piano.mp3, speech.flac.").count() == 1
