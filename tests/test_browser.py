@@ -123,8 +123,10 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
     t0 = time.time()
     pg.goto(server)
     pg.get_by_text("8 pairs").wait_for()
-    idle(pg)
+    idle(pg, "button >> text=Clear the batch")
     first_render = time.time() - t0
+    pg.wait_for_function("""() => { const a = [...document.querySelectorAll('audio')];
+        return a.length === 8 && a.every(x => x.readyState >= 1); }""")  # the players know their length
     shot(pg, "1-batch")
 
     # the README's screenshots: each page as `make run` opens it (the example batch)
