@@ -18,7 +18,8 @@ samples:
   numpy  transformers' ``ClapFeatureExtractor`` itself, one window at a time (a Python loop over frames).
   torch  the same computation on stacked windows with torch ops (``torch.stft``, the extractor's own
          window and mel matrix), on a given device. It runs in float64, as the extractor does: a float32
-         STFT misses by up to 7e-3 dB on real clips, float64 matches (max 0 dB difference measured on CPU).
+         STFT misses by up to 7e-3 dB on real clips; in float64 the largest difference measured on CPU is
+         0 dB with the slaney filters (rand_trunc) and 1.9e-6 dB with the htk ones (fusion).
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ import numpy as np
 LONG_CLIP_POLICIES = ("windows", "first", "centre")
 DEFAULT_POLICY = "windows"
 FEATURE_BACKENDS = ("numpy", "torch")  # the extractor itself, one window at a time | torch ops on stacked windows
-# The CPU winner. Measured on this project's 2-core CPU, shared with other jobs (load average 6-9, so wall times
-# are noisy), 8 runs each in random order, ms per batch of 8 windows, wall min / median (process CPU median):
-#   10 s windows            numpy 676 / 1724 (643)   torch 572 / 1620 (489)
-#   3 s clips (→ 10 s pad)  numpy 801 / 1973 (667)   torch 436 / 1621 (457)
-# and, in the Embedder, where the features are made in a worker thread while the model runs, the torch backend
-# releases the GIL that the extractor's Python loop over frames holds (bundled model, 32 windows: 803 vs 1799
-# ms per batch, medians of 5).
+# The CPU winner, torch. Measured on this project's 2-core CPU, shared with other jobs (load average 4-9, so wall
+# times are noisy): ms per batch of 8 windows, wall min / median (process CPU time, median), 6-8 runs in random order,
+# two sessions:
+#   10 s windows            numpy 1157 / 1633 (626), 676 / 1724 (643)   torch 520 / 905 (441), 572 / 1620 (489)
+#   3 s clips (→ 10 s pad)  numpy  990 / 1353 (646), 801 / 1973 (667)   torch 645 / 1162 (468), 436 / 1621 (457)
+# With OMP_WAIT_POLICY=PASSIVE, as app.py sets it: 10 s numpy 1010 / 1380 (785), torch 301 / 719 (284); 3 s numpy
+# 817 / 1085 (691), torch 622 / 855 (321). Torch also releases the GIL, which the extractor's Python loop over frames
+# holds while the Embedder's model runs.
 CPU_FEATURE_BACKEND = "torch"
 
 
@@ -149,9 +151,9 @@ def _torch_log_mel(fe, windows: list[np.ndarray], window, mel_filters):
     spec = torch.stft(wave, n_fft=fe.fft_window_size, hop_length=fe.hop_length, window=window, center=True,
                       pad_mode="reflect", onesided=True, return_complex=True)  # (W, K, T) complex128
     del wave
-    spec = spec.transpose(1, 2)  # (W, T, K): torch.stft's own memory order, contiguous
+    spec = spec.transpose(1, 2)  # (W, T, K): torch.stft's own memory order (contiguous), frames then bins
     # the extractor stores the spectrum as complex64, then takes np.abs(·, dtype=float64) ** 2; re² + im² of the
-    # rounded parts in float64 is that to 1 ulp (float64), and 4× faster here than abs of complex128
+    # rounded parts in float64 is that to 1 ulp (float64), and ~3× faster here than abs of complex128
     parts = torch.view_as_real(spec).to(torch.float32)  # (W, T, K, 2): the complex64 rounding
     del spec
     power = parts[..., 0].to(torch.float64).square_().add_(parts[..., 1].to(torch.float64).square_())  # (W, T, K)
