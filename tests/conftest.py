@@ -10,6 +10,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the app and the CLI: set before torch is imported
 # The app's batch store (ui/store.py) of this test run, not the user's ~/.cache (servers started by tests inherit it)
 os.environ.setdefault("CLAP_EXPLORER_STORE", tempfile.mkdtemp(prefix="clap-explorer-store-"))
 
