@@ -5,6 +5,8 @@ import os
 # Before torch is imported: OpenMP threads sleep instead of spinning while they wait, so on a shared
 # 2-core box one session's idle threads do not slow another's embedding (the user's setting wins).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# numpy's products here are small (N ≤ 64): one BLAS thread; two stall ~24 ms when the other core is busy.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import streamlit as st  # noqa: E402
 
