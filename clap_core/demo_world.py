@@ -8,6 +8,7 @@ them in one of several phrasings. The same seed gives the same clips and caption
 from __future__ import annotations
 
 import csv
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -207,12 +208,14 @@ def write_world(seed: int, n: int, out: str | Path) -> Path:
 
 # -- The attribute world ----------------------------------------------------------------------------
 # The same twelve classes, drawn so that every attribute word a caption names is true of the audio next
-# to any other clip of its class: each attribute's two words take parameters from two bands with a gap
-# between them (a "loud" clip has at least twice a "quiet" one's peak gain, so it is ≥ 5.8 dB louder; a
-# "fast" sweep glides in under 0.8 s, a "slow" one in over 1.5 s; …), and the background noise scales
-# with the gain. The default bundled checkpoint is trained on it (recipe ``hard-negatives``); the
-# class-only checkpoint was trained on ``generate``'s world, whose loudness and speed words are
-# thresholds without a gap (and, for sweeps, relative to the clip's length).
+# to any other clip of its class: a named attribute's two words take its parameter from two bands with a
+# gap between them (a "loud" clip has at least twice a "quiet" one's peak gain, so it is ≥ 5.8 dB louder,
+# and its background noise scales with the gain; a "fast" sweep glides in under 0.8 s, a "slow" one in
+# over 1.5 s; …). Each attribute of a clip goes unnamed with probability UNNAMED_SHARE: its parameter is
+# then drawn as ``generate`` draws it (the whole range, gaps included) and the caption's phrasing has no
+# slot for it, so the world still holds every sound of ``generate``'s. The default bundled checkpoint is
+# trained on it (recipe ``hard-negatives``); the class-only one on ``generate``'s world, whose loudness
+# and speed words are thresholds without a gap (for sweeps, relative to the clip's length).
 
 ATTRIBUTE_WORDS: dict[str, tuple[str, str]] = {
     "loud": ("quiet", "loud"), "speed": ("slow", "fast"), "pitch": ("low", "high"),
@@ -234,9 +237,11 @@ ATTRIBUTE_BANDS: dict[tuple[str, str], tuple[str, dict[str, tuple[float, float]]
 CLASS_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     label: tuple(a for (lab, a) in ATTRIBUTE_BANDS if lab == label) for label in CLASSES
 }
+UNNAMED_SHARE = 1 / 3  # chance that a random clip's caption leaves one of its attributes unnamed
 
 # The attribute world's phrasings: CLASSES' (less one that names a speed without a slot) and more that
-# name attributes, so that every attribute of a class has phrasings with its slot.
+# name attributes, so that whichever attributes a clip names, each has a phrasing naming it and no other
+# attribute the clip leaves unnamed.
 ATTRIBUTE_PHRASINGS: dict[str, tuple[str, ...]] = {
     label: tuple(p for p in CLASSES[label] if p != "a note whose volume beats quickly") + extra
     for label, extra in {
@@ -252,40 +257,57 @@ ATTRIBUTE_PHRASINGS: dict[str, tuple[str, ...]] = {
         "tremolo": ("a {loud} {pitch} tone with {speed} tremolo", "a {pitch} pitched tremolo",
                     "a {speed} tremolo, {loud}"),
         "decaying hits": ("{loud} {pitch} pitched hits that fade", "{speed} {pitch} hits decaying",
-                          "{loud} hits, {speed}, ringing out"),
-        "siren": ("a {loud} {pitch} pitched siren", "a {speed} {pitch} siren wailing", "a {speed} siren, {loud}"),
+                          "{loud} hits, {speed}, ringing out", "{pitch} pitched hits fading away"),
+        "siren": ("a {loud} {pitch} pitched siren", "a {speed} {pitch} siren wailing", "a {speed} siren, {loud}",
+                  "a siren wailing at a {pitch} pitch"),
     }.items()
 }
 
 
+def slots(phrasing: str) -> set[str]:
+    """The attribute slots of a phrasing: {"loud", "speed"} for "a {loud} {speed} rising sweep"."""
+    return {name for _, name, _, _ in string.Formatter().parse(phrasing) if name}
+
+
+def phrasings_for(label: str, named, naming: str | None = None) -> tuple[str, ...]:
+    """The attribute world's phrasings of ``label`` that name only attributes in ``named`` (and ``naming``)."""
+    return tuple(p for p in ATTRIBUTE_PHRASINGS[label]
+                 if slots(p) <= set(named) and (naming is None or naming in slots(p)))
+
+
 def phrasings_naming(label: str, attribute: str) -> tuple[str, ...]:
     """The attribute world's phrasings of ``label`` that name ``attribute`` (have its slot)."""
-    return tuple(p for p in ATTRIBUTE_PHRASINGS[label] if "{" + attribute + "}" in p)
+    return phrasings_for(label, CLASS_ATTRIBUTES[label], attribute)
 
 
 def make_attribute_clip(label: str, rng: np.random.Generator, words: dict[str, str] | None = None,
                         phrasing: str | None = None, min_s: float = 2.0, max_s: float = 4.0) -> DemoClip:
-    """One attribute-world clip of ``label``: the attribute words given in ``words`` (the others drawn),
-    each attribute's parameter drawn from its word's band, and a caption in ``phrasing`` (else drawn)."""
-    words = dict(words or {})
-    for a in CLASS_ATTRIBUTES[label]:
-        if a not in words:
-            words[a] = ATTRIBUTE_WORDS[a][int(rng.integers(2))]
+    """One attribute-world clip of ``label`` and its caption, in ``phrasing`` (else drawn among those that
+    fit). ``words`` (attribute → word) are the attributes its caption names; without it, each attribute of
+    the class is named with a random word, or left unnamed with probability UNNAMED_SHARE. A named
+    attribute's parameter is drawn from its word's band; an unnamed one's as ``generate`` draws it."""
+    if words is None:
+        words = {a: ATTRIBUTE_WORDS[a][int(rng.integers(2))] for a in CLASS_ATTRIBUTES[label]
+                 if rng.random() >= UNNAMED_SHARE}
     seconds = float(rng.uniform(min_s, max_s))
     fixed = {}
-    for a in CLASS_ATTRIBUTES[label]:
+    for a, word in words.items():
         name, bands = ATTRIBUTE_BANDS[label, a]
-        fixed[name] = float(rng.uniform(*bands[words[a]]))
+        fixed[name] = float(rng.uniform(*bands[word]))
     if "glide" in fixed:  # synthesise takes a sweep's span as a fraction of the clip
         fixed["span"] = fixed.pop("glide") / seconds
         fixed["lo"], fixed["hi"] = float(rng.uniform(200, 300)), float(rng.uniform(2400, 3600))  # 3–4.2 octaves
-    if label == "siren":
+    if label == "siren" and "pitch" in words:
         fixed["depth"] = float(rng.uniform(150, 300))
-    fixed["noise"] = fixed["gain"] * float(rng.uniform(0, 0.01))  # background noise follows the gain
+    if "gain" in fixed:
+        fixed["noise"] = fixed["gain"] * float(rng.uniform(0, 0.01))  # background noise follows the gain
     wave, _ = synthesise(label, rng, seconds, fixed)
     if phrasing is None:
-        phrasing = ATTRIBUTE_PHRASINGS[label][int(rng.integers(len(ATTRIBUTE_PHRASINGS[label])))]
-    return DemoClip(wave, label, phrasing.format(**words), words)
+        options = phrasings_for(label, words)
+        phrasing = options[int(rng.integers(len(options)))]
+    elif not slots(phrasing) <= set(words):
+        raise ValueError(f"{phrasing!r} names an attribute the clip leaves unnamed ({sorted(words)})")
+    return DemoClip(wave, label, phrasing.format(**words), dict(words))
 
 
 def generate_attributed(seed: int, n: int, labels: tuple[str, ...] = LABELS) -> list[DemoClip]:

@@ -73,7 +73,7 @@ class TrainConfig:
 
 WORLDS = ("classes", "attributes")
 RECIPES: dict[str, TrainConfig] = {
-    "hard-negatives": TrainConfig(world="attributes", hard_negative_share=0.5, steps=3000, features="torch", threads=1),
+    "hard-negatives": TrainConfig(world="attributes", hard_negative_share=2 / 3, steps=4000, features="torch", threads=1),
     "classes": TrainConfig(),
 }
 DEFAULT_RECIPE = "hard-negatives"
@@ -165,14 +165,15 @@ def _features(fe, clips, backend: str = "numpy") -> np.ndarray:
 
 
 def _twins(clips, by_class: list[np.ndarray]) -> list[dict[str, list[tuple[int, int]]]]:
-    """Per class, per attribute: the ordered pairs (i, j) of its clips whose words differ in that attribute only."""
+    """Per class, per attribute: the ordered pairs (i, j) of its clips whose captions may differ in that
+    attribute's word only (both name the same attributes, with the same words but for that one)."""
     out = []
     for members in by_class:
         words = {int(i): clips[i].words for i in members}
         per_attribute = {}
-        for a in next(iter(words.values()), {}):
-            pairs = [(i, j) for i, wi in words.items() for j, wj in words.items()
-                     if wi[a] != wj[a] and all(wi[b] == wj[b] for b in wi if b != a)]
+        for a in demo_world.CLASS_ATTRIBUTES[clips[members[0]].label] if len(members) else ():
+            pairs = [(i, j) for i, wi in words.items() if a in wi for j, wj in words.items()
+                     if wj.keys() == wi.keys() and wi[a] != wj[a] and all(wi[b] == wj[b] for b in wi if b != a)]
             if pairs:
                 per_attribute[a] = pairs
         out.append(per_attribute)
@@ -244,7 +245,7 @@ def _train(out: str | Path, cfg: TrainConfig, log, evaluate: bool) -> dict:
                 attrs = sorted(twins[c])
                 a = attrs[int(rng.integers(len(attrs)))]
                 i, j = twins[c][a][int(rng.integers(len(twins[c][a])))]
-                options = demo_world.phrasings_naming(labels[c], a)
+                options = demo_world.phrasings_for(labels[c], clips[i].words, naming=a)
                 phrasing = options[int(rng.integers(len(options)))]
                 idx += [i, j]
                 captions += [phrasing.format(**clips[i].words), phrasing.format(**clips[j].words)]

@@ -175,6 +175,7 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
     edit_update = time.time() - t_edit
     # user text is shown as typed: no bold, no colour, no maths, no HTML
     players = pg.locator("[data-testid=stExpander]", has_text="Players")
+    players.get_by_text(CAPTION, exact=False).wait_for()  # the rerun's players arrive after the table
     assert players.get_by_text(CAPTION, exact=False).count() == 1
     assert players.locator("strong", has_text="y").count() == 0 and players.locator("b", has_text="x").count() == 0
 
