@@ -1,7 +1,6 @@
 """Checkpoints: the registry of known CLAP checkpoints and the one loader for all of them.
 
-A checkpoint is named by the word ``bundled`` (the demo model shipped in ``assets/``; ``bundled-classes``
-for its class-only predecessor), a Hugging Face
+A checkpoint is named by the word ``bundled`` (the demo model shipped in ``assets/``), a Hugging Face
 hub id, or a local folder saved with ``save_pretrained``. Loading goes through transformers'
 ``ClapModel`` and ``ClapProcessor`` only: never ``trust_remote_code``; weights load from safetensors
 (or, for old ``.bin`` files, through torch's ``weights_only`` unpickler, transformers' default).
@@ -18,14 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .paths import BUNDLED_CLASSES_DIR, BUNDLED_DIR
+from .paths import BUNDLED_DIR
 
 BUNDLED = "bundled"
-BUNDLED_CLASSES = "bundled-classes"
-SHIPPED: dict[str, tuple[Path, str]] = {  # name → (folder, the train-demo recipe that rebuilds it)
-    BUNDLED: (BUNDLED_DIR, "hard-negatives"),
-    BUNDLED_CLASSES: (BUNDLED_CLASSES_DIR, "classes"),
-}
 
 
 class CheckpointError(RuntimeError):
@@ -47,14 +41,7 @@ KNOWN_CHECKPOINTS: tuple[KnownCheckpoint, ...] = (
     KnownCheckpoint(
         BUNDLED, None, 0, "rand_trunc",
         "Small demo CLAP trained by this project on its synthetic sound world (tones, sweeps, noise, "
-        "clicks, chords…) with hard negatives, so it knows the classes and the captions' loudness, speed "
-        "and pitch words; works offline. It knows only that world's vocabulary.",
-    ),
-    KnownCheckpoint(
-        BUNDLED_CLASSES, None, 0, "rand_trunc",
-        "The earlier demo CLAP, trained on batches of distinct classes only (recipe 'classes'): it knows "
-        "the classes but not the attribute words (≈ chance on loud vs quiet). Compare it with 'bundled' "
-        "to see what hard negatives bought.",
+        "clicks, chords…); works offline. It knows only that world's vocabulary.",
     ),
     KnownCheckpoint(
         "laion/clap-htsat-unfused", 153.5, 615, "rand_trunc",
@@ -99,9 +86,7 @@ def count_parameters(folder: Path) -> int:
 
 def params_millions(entry: KnownCheckpoint) -> float:
     """A registry entry's parameter count in millions: typed for hub models, counted for the bundled one."""
-    if entry.params_m is not None:
-        return entry.params_m
-    return round(count_parameters(SHIPPED.get(entry.name, (BUNDLED_DIR, ""))[0]) / 1e6, 2)
+    return entry.params_m if entry.params_m is not None else round(count_parameters(BUNDLED_DIR) / 1e6, 2)
 
 
 @dataclass(frozen=True)
@@ -192,14 +177,13 @@ def _looks_like_hub_id(name: str) -> bool:
 def resolve(name: str) -> tuple[str, bool]:
     """Map a checkpoint name to (folder or hub id, is_local); raise CheckpointError if impossible."""
     name = (name or BUNDLED).strip()
-    if name in SHIPPED:
-        folder, recipe = SHIPPED[name]
-        if not (folder / "config.json").is_file():
+    if name == BUNDLED:
+        if not (BUNDLED_DIR / "config.json").is_file():
             raise CheckpointError(
-                f"the {name} checkpoint is missing from {folder}; rebuild it with `python -m clap_core "
-                f"train-demo --recipe {recipe} --out assets/{folder.name}` (it overwrites that folder)"
+                f"the bundled checkpoint is missing from {BUNDLED_DIR}; rebuild it with "
+                "`python -m clap_core train-demo --out assets/clap-demo` (it overwrites that folder)"
             )
-        return str(folder), True
+        return str(BUNDLED_DIR), True
     path = Path(name).expanduser()
     if path.exists():
         if not path.is_dir():
