@@ -28,7 +28,7 @@ st.caption(
 
 up, rec, ex, bf = st.tabs(["Upload clips", "Record", "Examples", "Batch file"])
 with up:
-    uploaded = st.file_uploader("Audio files — the format is read from the content, not the name",
+    uploaded = st.file_uploader(f"Audio files, up to {LIMITS.max_file_mb} MB each — the format is read from the content, not the name",
                                 accept_multiple_files=True, key=f"uploader-{ss.upload_round}")
     if actions.take_uploads(uploaded):
         st.rerun()  # a fresh, empty uploader
