@@ -12,24 +12,38 @@ import streamlit as st  # noqa: E402
 
 from ui import sidebar, state  # noqa: E402
 from ui.resources import warm_up  # noqa: E402
+from ui.scenarios import scenario_line  # noqa: E402
 
 
 def main() -> None:
-    """Set up the page, this session's state (the example batch on first open) and the navigation."""
+    """Set up the page, this session's state (the default scenario's batch on first open) and the navigation."""
     st.set_page_config(page_title="CLAP Explorer", page_icon="🎧", layout="wide")
-    nav = st.navigation([
-        st.Page("pages/batch.py", title="Batch", icon=":material/library_music:", default=True),
-        st.Page("pages/similarity.py", title="Similarity matrix", icon=":material/grid_on:"),
-        st.Page("pages/loss.py", title="Loss", icon=":material/functions:"),
-        st.Page("pages/zero_shot.py", title="Zero-shot", icon=":material/label:"),
-    ])
+    nav = st.navigation({
+        "The batch and its loss": [
+            st.Page("pages/batch.py", title="Batch", icon=":material/library_music:", default=True),
+            st.Page("pages/similarity.py", title="Similarity matrix", icon=":material/grid_on:"),
+            st.Page("pages/loss.py", title="Loss", icon=":material/functions:"),
+            st.Page("pages/zero_shot.py", title="Zero-shot", icon=":material/label:"),
+        ],
+        "Why it moves": [
+            st.Page("pages/embedding_map.py", title="Embedding map", icon=":material/scatter_plot:"),
+            st.Page("pages/answers.py", title="Four answers", icon=":material/quiz:"),
+            st.Page("pages/train.py", title="Train on this batch", icon=":material/model_training:"),
+        ],
+        "Check a checkpoint": [
+            st.Page("pages/retrieval.py", title="Retrieval", icon=":material/manage_search:"),
+            st.Page("pages/evaluate.py", title="Evaluate a labelled set", icon=":material/fact_check:"),
+            st.Page("pages/compare.py", title="Compare two checkpoints", icon=":material/compare:"),
+        ],
+    })
     if "batch" not in st.session_state:  # a first visit: say what is happening from the first paint
         loading = st.empty()
         loading.info("Loading the checkpoint and the example batch…", icon=":material/hourglass_top:")
         state.init()
         loading.empty()
-    warm_up(state.checkpoint_name(), state.precision(), state.batch())
+    warm_up(state.shared_checkpoint_name(), state.precision(), state.batch())
     sidebar.render()
+    scenario_line()
     nav.run()
 
 

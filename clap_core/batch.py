@@ -17,13 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from .audio import DEFAULT_MAX_SECONDS, AudioError, AudioInfo, DecodedClip, decode
-from .examples import Example, load_examples
+from .examples import Example
 
 MIME = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg", "mp4": "audio/mp4",
         "webm": "audio/webm", "aac": "audio/aac", "aiff": "audio/aiff"}
-# Six demo-world clips the bundled model knows, and two real recordings it has never heard.
-DEFAULT_BATCH = ("demo-low-tone.flac", "demo-rising-sweep.flac", "demo-falling-sweep.flac", "demo-white-noise.flac",
-                 "demo-fast-clicks.flac", "demo-siren.flac", "rain.wav", "piano.wav")
 
 
 @dataclass(frozen=True)
@@ -249,13 +246,10 @@ class Batch:
 
 
 def default_batch(limits: Limits = LIMITS) -> Batch:
-    """The batch a new session opens with: eight example clips with their captions and labels."""
-    by_name = {ex.name: ex for ex in load_examples()}
-    batch, outcomes = Batch(limits=limits).add_examples([by_name[n] for n in DEFAULT_BATCH])
-    failed = [o.message for o in outcomes if not o.added]
-    if failed:
-        raise RuntimeError("the shipped example batch is damaged: " + "; ".join(failed))
-    return batch
+    """The batch a new session opens with: the default scenario (twelve demo-world clips, one per class)."""
+    from . import scenarios
+
+    return scenarios.load(scenarios.DEFAULT_SCENARIO, limits)
 
 
 def read_clips(files: Iterable[tuple[str, bytes | str | os.PathLike]],

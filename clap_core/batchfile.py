@@ -151,6 +151,23 @@ class _Reader:
             raise BatchFileError(f"{info.filename} is not UTF-8 text") from None
 
 
+def zip_members(zf: zipfile.ZipFile, max_entries: int, what: str) -> dict[str, zipfile.ZipInfo]:
+    """The zip's files (not its folders) by name; BatchFileError for more than ``max_entries`` entries (``what``
+    names whose limit it is), a name that is absolute, climbs with '..' or has a backslash, or a name held twice."""
+    infos = zf.infolist()
+    if len(infos) > max_entries:
+        raise BatchFileError(f"the zip has {len(infos)} entries; {what} has at most {max_entries}")
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        if _unsafe(info.filename):
+            raise BatchFileError(f"unsafe name in the zip: {info.filename!r} (absolute, '..' or a backslash)")
+        if info.filename in members:
+            raise BatchFileError(f"the zip holds {info.filename!r} twice")
+        if not info.is_dir():
+            members[info.filename] = info
+    return members
+
+
 def _settings(text: str | None) -> dict:
     """The settings a batch file carries, checked: checkpoint (str), policy (a long-clip policy), tau (a positive
     number, or None for the checkpoint's own); a key is left out when the file lacks it or its value is unusable."""
@@ -228,17 +245,7 @@ def read_batch_zip(data: bytes | str | os.PathLike,
     """Open a batch file (bytes or a path): (the batch, one outcome per clip, its settings — those of
     {checkpoint, policy, tau} it holds); BatchFileError with a one-line reason when the file cannot be used."""
     with _open_zip(data) as zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_MEMBERS:
-            raise BatchFileError(f"the zip has {len(infos)} entries; a batch file has at most {MAX_MEMBERS}")
-        members: dict[str, zipfile.ZipInfo] = {}
-        for info in infos:
-            if _unsafe(info.filename):
-                raise BatchFileError(f"unsafe name in the zip: {info.filename!r} (absolute, '..' or a backslash)")
-            if info.filename in members:
-                raise BatchFileError(f"the zip holds {info.filename!r} twice")
-            if not info.is_dir():
-                members[info.filename] = info
+        members = zip_members(zf, MAX_MEMBERS, "a batch file")
         total = min(MAX_UNPACKED_MB * 1_000_000, limits.max_clips * limits.max_file_bytes)
         reader = _Reader(zf, total)
         base = _base(members)

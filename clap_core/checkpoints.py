@@ -1,6 +1,7 @@
 """Checkpoints: the registry of known CLAP checkpoints and the one loader for all of them.
 
-A checkpoint is named by the word ``bundled`` (the demo model shipped in ``assets/``), a Hugging Face
+A checkpoint is named by the word ``bundled`` (the demo model shipped in ``assets/``; ``bundled-classes``
+for its class-only predecessor), a Hugging Face
 hub id, or a local folder saved with ``save_pretrained``. Loading goes through transformers'
 ``ClapModel`` and ``ClapProcessor`` only: never ``trust_remote_code``; weights load from safetensors
 (or, for old ``.bin`` files, through torch's ``weights_only`` unpickler, transformers' default).
@@ -17,9 +18,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .paths import BUNDLED_DIR
+from .paths import BUNDLED_CLASSES_DIR, BUNDLED_DIR
 
 BUNDLED = "bundled"
+BUNDLED_CLASSES = "bundled-classes"
+SHIPPED: dict[str, tuple[Path, str]] = {  # name → (folder, the train-demo recipe that rebuilds it)
+    BUNDLED: (BUNDLED_DIR, "hard-negatives"),
+    BUNDLED_CLASSES: (BUNDLED_CLASSES_DIR, "classes"),
+}
+
+
+# MS-CLAP, measured with random weights of the real shapes (tests/reference/msclap_random.py): parameters of the
+# embedding path (classifier heads not built), and CPU throughput, fp32, batch 8, 2 cores shared with other jobs
+# (load average 4.5), by benchmarks/msclap.py; download sizes: the files' tensors (160 M / 196 M values) in fp32
+MSCLAP_PARAMS_M = {"2023": 155.6, "2022": 193.6}
+MSCLAP_SPEED = {
+    "2023": "623 MB in fp32 in memory; CPU, 2 shared cores: ≈ 4 clips/s (7 s windows), ≈ 2.6 captions/s.",
+    "2022": "774 MB in fp32 in memory; CPU, 2 shared cores: ≈ 1.6 clips/s (5 s windows), ≈ 4.3 captions/s.",
+}
 
 
 class CheckpointError(RuntimeError):
@@ -41,7 +57,14 @@ KNOWN_CHECKPOINTS: tuple[KnownCheckpoint, ...] = (
     KnownCheckpoint(
         BUNDLED, None, 0, "rand_trunc",
         "Small demo CLAP trained by this project on its synthetic sound world (tones, sweeps, noise, "
-        "clicks, chords…); works offline. It knows only that world's vocabulary.",
+        "clicks, chords…) with hard negatives, so it knows the classes and the captions' loudness, speed "
+        "and pitch words; works offline. It knows only that world's vocabulary.",
+    ),
+    KnownCheckpoint(
+        BUNDLED_CLASSES, None, 0, "rand_trunc",
+        "The earlier demo CLAP, trained on batches of distinct classes only (recipe 'classes'): it knows "
+        "the classes but not the attribute words (≈ chance on loud vs quiet). Compare it with 'bundled' "
+        "to see what hard negatives bought.",
     ),
     KnownCheckpoint(
         "laion/clap-htsat-unfused", 153.5, 615, "rand_trunc",
@@ -62,6 +85,17 @@ KNOWN_CHECKPOINTS: tuple[KnownCheckpoint, ...] = (
     KnownCheckpoint(
         "laion/larger_clap_music_and_speech", 193.9, 776, "rand_trunc",
         "Larger HTSAT, trained with music and speech data.",
+    ),
+    # Microsoft's CLAP, the paper's own models (clap_core.msclap): microsoft/msclap's .pth files, read weights-only
+    KnownCheckpoint(
+        "msclap-2023", MSCLAP_PARAMS_M["2023"], 640, "rand_crop",
+        "MS-CLAP 2023 (Microsoft): HTS-AT audio tower + GPT-2 text tower, 44.1 kHz, 7 s window; 93.9 % zero-shot on "
+        "ESC-50 as published. microsoft/msclap CLAP_weights_2023.pth + the gpt2 tokenizer. " + MSCLAP_SPEED["2023"],
+    ),
+    KnownCheckpoint(
+        "msclap-2022", MSCLAP_PARAMS_M["2022"], 785, "rand_crop",
+        "MS-CLAP 2022 (Microsoft), the CLAP paper's model: CNN14 audio tower + BERT text tower, 44.1 kHz, 5 s "
+        "window. microsoft/msclap CLAP_weights_2022.pth + the bert-base-uncased tokenizer. " + MSCLAP_SPEED["2022"],
     ),
 )
 
@@ -86,7 +120,9 @@ def count_parameters(folder: Path) -> int:
 
 def params_millions(entry: KnownCheckpoint) -> float:
     """A registry entry's parameter count in millions: typed for hub models, counted for the bundled one."""
-    return entry.params_m if entry.params_m is not None else round(count_parameters(BUNDLED_DIR) / 1e6, 2)
+    if entry.params_m is not None:
+        return entry.params_m
+    return round(count_parameters(SHIPPED.get(entry.name, (BUNDLED_DIR, ""))[0]) / 1e6, 2)
 
 
 @dataclass(frozen=True)
@@ -108,6 +144,7 @@ class LoadedCheckpoint:
     n_params: int
     embed_dim: int
     precision: str = "fp32"  # the weights' dtype: fp32 or bf16 (resolved from "auto", see resolve_precision)
+    family: str = "clap"  # transformers ClapModel, or msclap-2022 / msclap-2023 (clap_core.msclap); see clap_core.family
 
     @property
     def dtype(self):
@@ -131,6 +168,7 @@ class LoadedCheckpoint:
             "tau_text": self.tau_text,
             "embed_dim": self.embed_dim,
             "precision": self.precision,
+            "family": self.family,
         }
 
 
@@ -177,17 +215,18 @@ def _looks_like_hub_id(name: str) -> bool:
 def resolve(name: str) -> tuple[str, bool]:
     """Map a checkpoint name to (folder or hub id, is_local); raise CheckpointError if impossible."""
     name = (name or BUNDLED).strip()
-    if name == BUNDLED:
-        if not (BUNDLED_DIR / "config.json").is_file():
+    if name in SHIPPED:
+        folder, recipe = SHIPPED[name]
+        if not (folder / "config.json").is_file():
             raise CheckpointError(
-                f"the bundled checkpoint is missing from {BUNDLED_DIR}; rebuild it with "
-                "`python -m clap_core train-demo --out assets/clap-demo` (it overwrites that folder)"
+                f"the {name} checkpoint is missing from {folder}; rebuild it with `python -m clap_core "
+                f"train-demo --recipe {recipe} --out assets/{folder.name}` (it overwrites that folder)"
             )
-        return str(BUNDLED_DIR), True
+        return str(folder), True
     path = Path(name).expanduser()
     if path.exists():
         if not path.is_dir():
-            raise CheckpointError(f"{name} is a file; give the folder that holds config.json and the weights")
+            raise CheckpointError(f"{name} is a file; give the folder that holds config.json and the weights (or an MS-CLAP .pth)")
         if not (path / "config.json").is_file():
             raise CheckpointError(f"{name} has no config.json: not a saved transformers checkpoint")
         return str(path.resolve()), True
@@ -273,6 +312,10 @@ def load_checkpoint(name: str = BUNDLED, device: str | None = None, precision: s
     ``on_step`` is told each stage as it starts (for a progress display)."""
     if precision not in PRECISIONS:
         raise CheckpointError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    from .msclap import is_msclap, load_msclap
+
+    if is_msclap(name):  # a Microsoft CLAP checkpoint: registry name, .pth file or converted folder
+        return load_msclap(name, device=device, precision=precision, on_step=on_step)
     step = on_step or (lambda _msg: None)
     source, is_local = resolve(name)
     _check_is_clap(source, is_local)

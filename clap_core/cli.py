@@ -1,4 +1,4 @@
-"""Command line: ``python -m clap_core {batch,zero-shot,evaluate,demo-world,train-demo,checkpoints}``.
+"""Command line: ``python -m clap_core {batch,sweep,finetune,zero-shot,evaluate,demo-world,train-demo,checkpoints,convert}``.
 
 Unreadable input ends with exit code 2 and one line on stderr naming the file and the reason; with
 ``--skip-bad`` the rest is processed and the bad files are listed under ``skipped``.
@@ -7,8 +7,6 @@ Unreadable input ends with exit code 2 and one line on stderr naming the file an
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import math
 import sys
@@ -16,14 +14,22 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import AudioError, describe_content
+from .audio import AudioError
 from .batch import LIMITS, Batch, FileOutcome, Limits, read_clips
 from .batchfile import BatchFileError, read_batch_zip
-from .checkpoints import BUNDLED, KNOWN_CHECKPOINTS, PRECISIONS, CheckpointError, load_checkpoint, params_millions
+from .checkpoints import (
+    BUNDLED,
+    KNOWN_CHECKPOINTS,
+    PRECISIONS,
+    SHIPPED,
+    CheckpointError,
+    load_checkpoint,
+    params_millions,
+)
 from .demo_world import DEFAULT_TEMPLATE
 from .features import DEFAULT_POLICY, LONG_CLIP_POLICIES, describe_windowing
-
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".mka", ".aif", ".aiff"}
+from .finetune import MAX_STEPS as FINETUNE_MAX_STEPS
+from .finetune import TRAIN_CHOICES as FINETUNE_CHOICES
 
 
 class UsageError(Exception):
@@ -51,14 +57,22 @@ def _positive(what: str):
     return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _whole(lo: int, hi: int | None = None):
+    """An argparse type: a whole number from ``lo`` (to ``hi``)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < lo or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"must be at least {lo}, got {value}" if hi is None
+                                             else f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = _whole(1)
 
 
 def _quiet_libraries() -> None:
@@ -129,10 +143,9 @@ def _emit(args, payload: dict, text: str) -> None:
     print(json.dumps(payload) if args.json else text)
 
 
-def cmd_batch(args) -> int:
-    from .contrastive import contrastive
-    from .embed import Embedder
-
+def _read_pairs(args):
+    """The pairs of --audio/--text (or --batch), read as ``batch`` does, and the checkpoint:
+    (checkpoint, batch, skipped records, the batch file's settings or None)."""
     from_file = _from_batch_file(args, ("audio", "text"))
     if from_file is None and len(args.audio) != len(args.text):
         raise UsageError(f"need one caption per clip: got {len(args.audio)} clips and {len(args.text)} captions")
@@ -144,19 +157,31 @@ def cmd_batch(args) -> int:
     skipped = _skipped(outcomes, args)
     if not len(batch):
         raise UsageError("no readable clips left")
-    texts, kept_clips = batch.captions, batch.clips
+    return ck, batch, skipped, (from_file[2] if from_file else None)
+
+
+def _embedded_pairs(args):
+    """The pairs of --audio/--text (or --batch), read and embedded as ``batch`` does:
+    (checkpoint, batch, E_t (N, d), E_a (N, d), skipped records, the batch file's settings or None)."""
+    from .embed import Embedder
+
+    ck, batch, skipped, settings = _read_pairs(args)
     emb = Embedder(ck)
-    E_a = emb.embed_clips(kept_clips, policy=args.policy)
-    E_t = emb.embed_texts(texts)
-    tau = ck.tau if args.tau is None else args.tau
+    E_a = emb.embed_clips(batch.clips, policy=args.policy)
+    E_t = emb.embed_texts(batch.captions)
+    return ck, batch, E_t, E_a, skipped, settings
+
+
+def _batch_report(ck, batch: Batch, E_t: np.ndarray, E_a: np.ndarray, policy: str, tau: float):
+    """``batch``'s result for embedded pairs, its JSON payload (without ``skipped``) and its text lines;
+    finetune reports with it too."""
+    from .contrastive import contrastive
+
+    texts, kept_clips = batch.captions, batch.clips
     res = contrastive(E_t, E_a, tau)
-    if args.save_embeddings:
-        np.savez(args.save_embeddings, E_a=E_a.astype(np.float32), E_t=E_t.astype(np.float32),
-                 tau=np.float64(tau), texts=np.array(texts), files=np.array([c.info.name for c in kept_clips]))
-    payload = {"checkpoint": ck.name, "precision": ck.precision, "policy": args.policy, "texts": texts,
-               "clips": [_clip_record(c, ck, args.policy) for c in kept_clips],
-               **res.to_dict(), "tau_checkpoint": ck.tau, "C_is_symmetric": res.is_symmetric(),
-               "note": res.note, "skipped": skipped, **({"batch_settings": from_file[2]} if from_file else {})}
+    payload = {"checkpoint": ck.name, "precision": ck.precision, "policy": policy, "texts": texts,
+               "clips": [_clip_record(c, ck, policy) for c in kept_clips],
+               **res.to_dict(), "tau_checkpoint": ck.tau, "C_is_symmetric": res.is_symmetric(), "note": res.note}
     lines = [f"checkpoint {ck.name}  τ={tau:.4f}  N={res.n}  chance log N={res.chance:.4f}",
              f"loss_text {res.loss_text:.4f}  loss_audio {res.loss_audio:.4f}  loss {res.loss:.4f}"]
     for i, t in enumerate(texts):
@@ -164,6 +189,61 @@ def cmd_batch(args) -> int:
                      f"ℓ_audio_i {res.per_item_audio[i]:.4f}")
     if res.note:
         lines.append(res.note)
+    return res, payload, lines
+
+
+def cmd_batch(args) -> int:
+    ck, batch, E_t, E_a, skipped, settings = _embedded_pairs(args)
+    tau = ck.tau if args.tau is None else args.tau
+    res, payload, lines = _batch_report(ck, batch, E_t, E_a, args.policy, tau)
+    if args.save_embeddings:
+        np.savez(args.save_embeddings, E_a=E_a.astype(np.float32), E_t=E_t.astype(np.float32),
+                 tau=np.float64(tau), texts=np.array(batch.captions), files=np.array(batch.names))
+    payload.update(skipped=skipped, **({"batch_settings": settings} if settings is not None else {}))
+    lines += [f"skipped {s['file']}: {s['reason']}" for s in skipped]
+    _emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from .contrastive import cosine_matrix
+    from .sweep import sweep_tau
+
+    ck, batch, E_t, E_a, skipped, _ = _embedded_pairs(args)
+    sw = sweep_tau(cosine_matrix(E_t, E_a), args.taus)
+    payload = {"checkpoint": ck.name, "n": len(batch), "tau_checkpoint": ck.tau, **sw.to_dict(), "skipped": skipped}
+    lines = [f"checkpoint {ck.name}  N={len(batch)}  chance log N={sw.chance:.4f}  τ of the checkpoint {ck.tau:.4f}",
+             f"best τ {sw.best_tau:.4f}  L {sw.best_loss:.4f}" + ("  (the top of the range)" if sw.at_upper_bound else "")]
+    lines += [f"  τ {t:10.4f}  loss_text {lt:.4f}  loss_audio {la:.4f}  loss {lo:.4f}"
+              for t, lt, la, lo in zip(sw.tau, sw.loss_text, sw.loss_audio, sw.loss)]
+    lines += [f"skipped {s['file']}: {s['reason']}" for s in skipped]
+    _emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def cmd_finetune(args) -> int:
+    from .embed import Embedder
+    from .finetune import FineTuner, FinetuneSettings, save_pretrained
+
+    ck, batch, skipped, _ = _read_pairs(args)
+    emb = Embedder(ck)
+    settings = FinetuneSettings(lr=args.lr, train=args.train, seed=args.seed, holdout=args.holdout)
+    ft = FineTuner(emb, batch.clips, batch.captions, args.policy, settings)  # checks the settings, then embeds
+    _, initial, before = _batch_report(ck, batch, emb.embed_texts(batch.captions),
+                                       emb.embed_clips(batch.clips, args.policy), args.policy, ck.tau)
+    ft.step(args.steps)
+    tuned = ft.checkpoint()
+    tuned_emb = emb.for_heads(tuned)
+    _, final, after = _batch_report(tuned, batch, tuned_emb.embed_texts(batch.captions),
+                                    tuned_emb.embed_clips(batch.clips, args.policy), args.policy, tuned.tau)
+    if args.save:
+        save_pretrained(tuned, args.save)
+    held = {"heldout": ft.heldout, "heldout_pairs": ft.held_idx.tolist()} if len(ft.held_idx) else {}
+    payload = {"steps": ft.steps, "lr": args.lr, "train": args.train, "seed": args.seed, "loss": ft.loss, **held,
+               "initial": initial, "final": final, "saved": args.save, "skipped": skipped}
+    lines = ["before:", *before, f"{ft.steps} steps ({args.train}, lr {args.lr:g}): L on the training pairs "
+             f"{ft.loss0:.4f} → {ft.loss[-1]:.4f}" + (f", held-out {ft.heldout0:.4f} → {ft.heldout[-1]:.4f}" if held else ""),
+             "after:", *after] + ([f"saved to {args.save}"] if args.save else [])
     lines += [f"skipped {s['file']}: {s['reason']}" for s in skipped]
     _emit(args, payload, "\n".join(lines))
     return 0
@@ -200,110 +280,33 @@ def cmd_zero_shot(args) -> int:
     return 0
 
 
-LABELLED_DATA = "a CSV file (file,label[,caption]) or a folder of label folders"
-WORLD_CSV = "clips.csv"  # what demo-world writes beside its clips; a folder holding one is read through it
-
-
-def read_labelled(data: str) -> list[dict]:
-    """Rows {file, label, caption|None} from a CSV (file,label[,caption]), a folder holding clips.csv, or a
-    folder of label folders."""
-    path = Path(data)
-    if path.is_dir() and (path / WORLD_CSV).is_file():
-        return _csv_rows(path / WORLD_CSV, str(path / WORLD_CSV))
-    if path.is_dir():
-        rows = [{"file": str(f), "label": d.name, "caption": None}
-                for d in sorted(p for p in path.iterdir() if p.is_dir())
-                for f in sorted(d.iterdir()) if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES]
-        if not rows:
-            raise UsageError(f"{data}: no audio files in label subfolders and no {WORLD_CSV} "
-                             f"(expected DIR/<label>/<clip> or DIR/{WORLD_CSV})")
-        return rows
-    if path.is_file():
-        return _csv_rows(path, data)
-    raise UsageError(f"{data}: no such file or folder")
-
-
-def _csv_text(path: Path, shown: str) -> str:
-    """The file's text; a UsageError naming it when its bytes are not UTF-8 text (an image, audio, …)."""
-    with path.open("rb") as f:
-        head = f.read(4096)
-    text = None
-    if b"\0" not in head:
-        try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            pass
-    if text is None or "\0" in text:
-        what = describe_content(head) or "binary data, not UTF-8 text"
-        raise UsageError(f"{shown}: not {LABELLED_DATA}; its content is {what}")
-    return text
-
-
-def _csv_rows(path: Path, shown: str) -> list[dict]:
-    """Rows of a CSV file,label[,caption]; relative file paths are taken from the CSV's folder."""
-    reader = csv.DictReader(io.StringIO(_csv_text(path, shown), newline=""))
-    rows = []
-    try:
-        columns = [c.strip() for c in reader.fieldnames or []]
-        if not {"file", "label"} <= set(columns):
-            raise UsageError(f"{shown}: not {LABELLED_DATA}; its first line has no file and label columns")
-        reader.fieldnames = columns
-        for r in reader:
-            file, label = (r.get("file") or "").strip(), (r.get("label") or "").strip()
-            if not file or not label:
-                raise UsageError(f"{shown}: line {reader.line_num} has an empty {'file' if not file else 'label'}")
-            rows.append({"file": file if Path(file).is_absolute() else str((path.parent / file).resolve()),
-                         "label": label, "caption": (r.get("caption") or "").strip() or None})
-    except csv.Error as e:
-        raise UsageError(f"{shown}: not a readable CSV (line {reader.line_num}: {e})") from None
-    if not rows:
-        raise UsageError(f"{shown}: the CSV has no rows")
-    return rows
-
-
 def cmd_evaluate(args) -> int:
     from .embed import Embedder
-    from .retrieval import retrieval_metrics
-    from .zeroshot import zero_shot
+    from .evaluate import Evaluation, path_set
 
-    rows = read_labelled(args.data)
-    template = (args.template or [DEFAULT_TEMPLATE])
+    data = path_set(args.data)
     ck = _load(args)
-    clips, skipped = _read([r["file"] for r in rows], args)
-    rows = [r for r, c in zip(rows, clips) if c is not None]
-    kept = [c for c in clips if c is not None]
-    if not kept:
-        raise UsageError("no readable clips left")
-    warned = [{"file": c.info.name, "warnings": list(c.warnings_for(ck.window_seconds))}
-              for c in kept if c.warnings_for(ck.window_seconds)]
-    labels = sorted({r["label"] for r in rows})
-    emb = Embedder(ck)
-    E_a = emb.embed_clips(kept, policy=args.policy)
-    zs = zero_shot(emb, E_a, labels, template, true_labels=[r["label"] for r in rows])
-    captioned = [i for i, r in enumerate(rows) if r["caption"]]
-    missing = len(rows) - len(captioned)
-    if len(captioned) >= 2:  # retrieval on the clips that have a caption; the others are left out of it
-        sim = emb.embed_texts([rows[i]["caption"] for i in captioned]) @ E_a[captioned].T  # (M, M) captions × clips
-        retrieval = retrieval_metrics(sim, None)
-        retrieval_on = "captions (each caption's own clip is the relevant one)"
-        if missing:
-            retrieval_on += f"; {missing} of {len(rows)} clips have no caption and are left out"
-    else:
-        from .zeroshot import label_embeddings
-
-        sim = label_embeddings(emb, labels, template) @ E_a.T  # (K, N) label prompts × clips
-        relevant = np.array([[r["label"] == lab for r in rows] for lab in labels])
-        retrieval = retrieval_metrics(sim, relevant)
-        retrieval_on = "label prompts (clips of the same label are relevant)"
-    payload = {"checkpoint": ck.name, "clips": len(kept), "labels": labels, "template": template,
-               "zero_shot_accuracy": zs.accuracy, "confusion": zs.confusion().tolist(),
-               "retrieval_on": retrieval_on, "captions_missing": missing, **retrieval,
-               "warnings": warned, "skipped": skipped}
-    lines = [f"{len(kept)} clips, {len(labels)} labels, zero-shot accuracy {zs.accuracy:.3f}",
-             f"retrieval on {retrieval_on}:"] + [f"  {k} {v:.3f}" for k, v in retrieval.items()]
-    lines += [f"warning {w['file']}: {text}" for w in warned for text in w["warnings"]]
-    lines += [f"skipped {s['file']}: {s['reason']}" for s in skipped]
-    _emit(args, payload, "\n".join(lines))
+    run = Evaluation(data, Embedder(ck), labels=args.labels, templates=args.template, policy=args.policy,
+                     limits=_limits(args), strict=not args.skip_bad).run()
+    res = run.result()
+    if args.attributes and res.attributes is None:
+        raise UsageError(f"{args.data}: --attributes needs same-label clips whose captions differ in one attribute word "
+                         "(quiet/loud, slow/fast, low/high) only; none found (demo-world --world pairs writes such a set)")
+    if args.csv_out:
+        Path(args.csv_out).write_text(res.rows_csv(), encoding="utf-8")
+    acc = f"{res.accuracy:.3f}" if res.accuracy is not None else "n/a (no clip's label is among the labels)"
+    lines = [f"{res.clips} clips, {len(res.labels)} labels, zero-shot accuracy {acc}",
+             f"retrieval on {res.retrieval_on}:"] + [f"  {k} {v:.3f}" for k, v in res.retrieval.items()]
+    if res.attributes:
+        a = res.attributes
+        lines += [f"attribute accuracy over {a['pairs']} caption twins: caption → clip {a['rows']:.3f}, "
+                  f"clip → caption {a['columns']:.3f} (chance 0.5)"]
+        lines += [f"  {k} ({v['pairs']} pairs): {v['rows']:.3f} / {v['columns']:.3f}" for k, v in a["by_attribute"].items()]
+    lines += [f"warning {w['file']}: {text}" for w in res.warnings for text in w["warnings"]]
+    lines += [f"skipped {s.name}: {s.reason}" for s in res.skipped]
+    lines += [f"{res.read} files in {res.seconds:.1f} s ({res.clips_per_second or 0:.1f} clips/s)"]
+    lines += [f"wrote {res.clips} rows to {args.csv_out}"] if args.csv_out else []
+    _emit(args, res.to_dict(), "\n".join(lines))
     return 0
 
 
@@ -312,17 +315,28 @@ def cmd_demo_world(args) -> int:
 
     if args.n < 1:
         raise UsageError("--n must be at least 1")
-    csv_path = write_world(args.seed, args.n, args.out)
-    _emit(args, {"out": str(args.out), "csv": str(csv_path), "n": args.n, "seed": args.seed}, f"wrote {args.n} clips and {csv_path}")
+    csv_path = write_world(args.seed, args.n, args.out, args.world)
+    clips = sum(1 for _ in csv_path.open()) - 1
+    _emit(args, {"out": str(args.out), "csv": str(csv_path), "n": args.n, "seed": args.seed, "world": args.world,
+                 "clips": clips}, f"wrote {clips} clips and {csv_path}")
     return 0
 
 
 def cmd_train_demo(args) -> int:
-    from .training import TrainConfig, train_demo
+    from .training import recipe_config, train_demo
 
-    cfg = TrainConfig(seed=args.seed, **({"steps": args.steps} if args.steps else {}))
+    cfg = recipe_config(args.recipe, seed=args.seed, **({"steps": args.steps} if args.steps else {}))
     report = train_demo(args.out, cfg, log=lambda m: print(m, file=sys.stderr))
     _emit(args, report, json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_scenarios(args) -> int:
+    from .scenarios import SCENARIOS_DIR, build
+
+    out = Path(args.out) if args.out else SCENARIOS_DIR
+    paths = build(out)
+    _emit(args, {"out": str(out), "scenarios": [str(p) for p in paths]}, "\n".join(map(str, paths)))
     return 0
 
 
@@ -330,6 +344,17 @@ def cmd_checkpoints(args) -> int:
     rows = [{"name": k.name, "params_m": params_millions(k), "download_mb": k.download_mb, "truncation": k.truncation,
              "notes": k.notes} for k in KNOWN_CHECKPOINTS]
     _emit(args, {"checkpoints": rows}, "\n".join(f"{r['name']:38} {r['params_m']:7.1f} M  {r['download_mb']:4d} MB  {r['notes']}" for r in rows))
+    return 0
+
+
+def cmd_convert(args) -> int:
+    from .msclap import MsClapError, convert
+
+    try:
+        out = convert(args.file, args.out, tokenizer=args.tokenizer)
+    except MsClapError as e:
+        raise UsageError(f"{args.file}: {e}") from None
+    _emit(args, {"out": str(out)}, f"wrote {out} (load it with --checkpoint {out})")
     return 0
 
 
@@ -351,15 +376,39 @@ def build_parser() -> argparse.ArgumentParser:
                             help=f"stop decoding a file after this many seconds (default {LIMITS.max_seconds:g}, as the app)")
             sp.add_argument("--skip-bad", action="store_true", help="skip unreadable files instead of stopping")
 
+    def pairs(sp, note: str = ""):
+        """--audio/--text, or --batch: the N (clip, caption) pairs of batch, sweep and finetune."""
+        sp.add_argument("--audio", nargs="+", help="the clips (with --text, one caption per clip)")
+        sp.add_argument("--text", nargs="+", help="the captions, in the order of --audio")
+        sp.add_argument("--batch", default=None, help="a batch file (.zip from the app's Download batch) instead of "
+                                                      "--audio/--text" + note)
+
     b = sub.add_parser("batch", help="C, both softmaxes and every loss term for N (clip, caption) pairs")
-    b.add_argument("--audio", nargs="+", help="the clips (with --text, one caption per clip)")
-    b.add_argument("--text", nargs="+", help="the captions, in the order of --audio")
-    b.add_argument("--batch", default=None, help="a batch file (.zip from the app's Download batch) instead of "
-                                                 "--audio/--text; its τ and policy are not applied")
+    pairs(b, "; its τ and policy are not applied")
     b.add_argument("--tau", type=_positive("number (τ)"), default=None, help="override τ (default: the checkpoint's exp(logit_scale_a))")
     b.add_argument("--save-embeddings", default=None, help="write E_a, E_t, tau to this .npz")
     common(b)
     b.set_defaults(func=cmd_batch)
+
+    s = sub.add_parser("sweep", help="ℓ_text, ℓ_audio and L over a range of τ, and the τ that minimises L")
+    pairs(s)
+    s.add_argument("--taus", nargs="+", type=_positive("number (τ)"), default=None,
+                   help="the τ values (default: 61 log-spaced from 0.1 to 1000); τ* is searched between the smallest and largest")
+    common(s)
+    s.set_defaults(func=cmd_sweep)
+
+    f = sub.add_parser("finetune", help="fine-tune a copy of the projection heads (and τ) on N (clip, caption) pairs")
+    pairs(f)
+    f.add_argument("--steps", type=_whole(1, FINETUNE_MAX_STEPS), required=True, help=f"optimiser steps, 1 to {FINETUNE_MAX_STEPS}")
+    f.add_argument("--lr", type=_positive("learning rate"), default=1e-3, help="Adam's learning rate (default 0.001)")
+    f.add_argument("--train", choices=FINETUNE_CHOICES, default=FINETUNE_CHOICES[0],
+                   help="heads: the two projection heads; heads+tau: and log τ (default heads)")
+    f.add_argument("--seed", type=int, default=0, help="picks the held-out pairs (nothing else is random)")
+    f.add_argument("--holdout", type=_whole(0), default=0, help="pairs kept out of training; their loss is reported too")
+    f.add_argument("--save", default=None, help="write the fine-tuned checkpoint here (save_pretrained; loads back "
+                                                "with --checkpoint FOLDER)")
+    common(f)
+    f.set_defaults(func=cmd_finetune)
 
     z = sub.add_parser("zero-shot", help="probability of each label for each clip")
     z.add_argument("--audio", nargs="+", help="the clips")
@@ -372,24 +421,53 @@ def build_parser() -> argparse.ArgumentParser:
     z.set_defaults(func=cmd_zero_shot)
 
     e = sub.add_parser("evaluate", help="zero-shot accuracy and retrieval metrics on labelled data")
-    e.add_argument("--data", required=True, help="folder of label subfolders, or CSV file,label[,caption]")
-    e.add_argument("--template", action="append")
+    e.add_argument("--data", required=True, help="CSV file,label[,caption], a folder of label subfolders (or holding "
+                                                 "clips.csv), or a zip of either")
+    e.add_argument("--labels", nargs="+", default=None,
+                   help="the labels to classify into (default: the set's own labels, sorted)")
+    e.add_argument("--template", action="append", help="prompt template with {} (repeat to ensemble)")
+    e.add_argument("--csv-out", default=None, help="write one row per clip: file,label,predicted,probability,correct")
+    e.add_argument("--attributes", action="store_true",
+                   help="require the attribute-level accuracy (reported whenever the captions hold same-label twins "
+                        "that differ in one attribute word); exit 2 when there are none")
     common(e)
     e.set_defaults(func=cmd_evaluate)
 
     d = sub.add_parser("demo-world", help="write generated demo clips and clips.csv")
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--n", type=_positive_int, default=24)
+    d.add_argument("--n", type=_positive_int, default=24,
+                   help="clips (classes, attributes), or twin pairs per class and attribute (pairs: 42·n clips)")
+    d.add_argument("--world", choices=("classes", "attributes", "pairs"), default="classes",
+                   help="classes: the original world; attributes: captions' attribute words true of the audio; "
+                        "pairs: same-class twins whose captions differ in one attribute word (for evaluate "
+                        "--attributes)")
     d.add_argument("--out", required=True)
     common(d, model=False)
     d.set_defaults(func=cmd_demo_world)
 
-    t = sub.add_parser("train-demo", help="rebuild the bundled demo checkpoint from scratch")
+    t = sub.add_parser("train-demo", help="rebuild a shipped demo checkpoint from scratch")
     t.add_argument("--out", required=True)
+    t.add_argument("--recipe", choices=[recipe for _, recipe in SHIPPED.values()], default=SHIPPED[BUNDLED][1],
+                   help="; ".join(f"{recipe}: rebuilds '{name}'" for name, (_, recipe) in SHIPPED.items()))
     t.add_argument("--seed", type=int, default=1234)
     t.add_argument("--steps", type=int, default=None)
     common(t, model=False)
     t.set_defaults(func=cmd_train_demo)
+
+    sc = sub.add_parser("scenarios", help="rebuild the shipped scenario batches (assets/scenarios)")
+    sc.add_argument("--out", default=None, help="where to write (default: assets/scenarios; the CSVs name files as under assets/)")
+    common(sc, model=False)
+    sc.set_defaults(func=cmd_scenarios)
+
+    cv = sub.add_parser("convert", help="an MS-CLAP .pth → a safetensors folder that loads without pickle")
+    cv.add_argument("--from", dest="source_format", choices=("msclap",), required=True, help="the file's format")
+    cv.add_argument("file", help="msclap's CLAP_weights_2022.pth or CLAP_weights_2023.pth (read weights-only)")
+    cv.add_argument("--out", required=True, help="the folder to write (config.json, model.safetensors, tokenizer)")
+    cv.add_argument("--tokenizer", default=None,
+                    help="folder or hub id of the text tokenizer to copy in (default: gpt2 / bert-base-uncased "
+                         "from the hub cache)")
+    common(cv, model=False)
+    cv.set_defaults(func=cmd_convert)
 
     c = sub.add_parser("checkpoints", help="list the known checkpoints")
     common(c, model=False)

@@ -199,3 +199,31 @@ def symmetric_loss_torch(text_emb, audio_emb, logit_scale):
     loss_text = F.cross_entropy(C, target)  # softmax over each row
     loss_audio = F.cross_entropy(C.T, target)  # softmax over each column
     return 0.5 * (loss_text + loss_audio)
+
+
+@dataclass(frozen=True)
+class EmbeddingGradient:
+    """∂L/∂(unit embeddings) and ∂L/∂τ for one batch, from G = ∂L/∂C (C = τ·Ê_t·Ê_aᵀ).
+
+    Taken with respect to the L2-normalised embeddings Ê as free variables. The gradient with respect to a
+    raw (unnormalised) projection e = ‖e‖·ê is this one projected onto the sphere's tangent at ê, over ‖e‖:
+    (I − ê êᵀ)·∂L/∂ê / ‖e‖ (see clap_core.geometry.tangent)."""
+
+    d_text: np.ndarray  # (N, d) ∂L/∂Ê_t = τ·G·Ê_a
+    d_audio: np.ndarray  # (N, d) ∂L/∂Ê_a = τ·Gᵀ·Ê_t
+    d_tau: float  # ∂L/∂τ = Σ_ij G_ij·cos_ij
+    tau: float
+
+    @property
+    def d_logit_scale(self) -> float:
+        """∂L/∂log τ = τ·∂L/∂τ (what a trainer of logit_scale sees)."""
+        return self.tau * self.d_tau
+
+
+def embedding_gradient(text_emb: np.ndarray, audio_emb: np.ndarray, res: ContrastiveResult) -> EmbeddingGradient:
+    """∂L/∂Ê_t, ∂L/∂Ê_a and ∂L/∂τ for the batch ``res`` was computed from: text (N, d), audio (N, d)
+    (normalised here, as ``contrastive`` does). Chain rule through C = τ·Ê_t·Ê_aᵀ: ∂C_ij/∂Ê_t,i = τ·Ê_a,j."""
+    t_hat, a_hat = l2_normalise(text_emb), l2_normalise(audio_emb)  # (N, d) each
+    G = res.grad_C  # (N, N)
+    return EmbeddingGradient(d_text=res.tau * G @ a_hat, d_audio=res.tau * G.T @ t_hat,
+                             d_tau=float((G * res.cosine).sum()), tau=res.tau)

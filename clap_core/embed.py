@@ -89,6 +89,7 @@ class Embedder:
                              f"choose one of {', '.join(FEATURE_BACKENDS)} or auto")
         self._pooled = _LRU(self.max_cache)
         self._projected = _LRU(self.max_cache)
+        self._towers = self.checkpoint.fingerprint  # whose tower outputs the keys name (see for_heads)
         self._stats_lock = threading.Lock()
         self._inflight: dict[tuple, threading.Event] = {}  # clips being embedded by some thread now
 
@@ -109,7 +110,7 @@ class Embedder:
 
     def _audio_key(self, key: str, policy: str) -> tuple:
         ck = self.checkpoint
-        return ("audio", ck.fingerprint, ck.precision, policy, self.features, key)
+        return ("audio", self._towers, ck.precision, policy, self.features, key)
 
     def _embed_audio(self, keyed: list[tuple[str, object]], policy: str) -> np.ndarray:
         ck = self.checkpoint
@@ -219,8 +220,8 @@ class Embedder:
         import torch.nn.functional as F
 
         with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(pooled, dtype=np.float32)).to(self.checkpoint.device,
-                                                                                    self.checkpoint.dtype)
+            x = torch.from_numpy(np.array(pooled, dtype=np.float32)).to(self.checkpoint.device,  # a writable copy:
+                                                                        self.checkpoint.dtype)  # cached rows are read-only
             return F.normalize(head(x), dim=-1).float().cpu().numpy()
 
     # -- text --------------------------------------------------------------------------------
@@ -228,7 +229,7 @@ class Embedder:
         """(N, d) L2-normalised text embeddings."""
         ck = self.checkpoint
         head = (self.heads_version,)
-        keys = [("text", ck.fingerprint, ck.precision, t) for t in texts]
+        keys = [self._text_key(t) for t in texts]
         todo = list(dict.fromkeys(k for k in keys if self._projected.get(k + head) is None))
         self._count("text_reused", len(keys) - len(todo))
         if todo:
@@ -247,6 +248,38 @@ class Embedder:
         if not keys:
             return np.zeros((0, ck.embed_dim), np.float32)
         return np.stack([self._projected.get(k + head) for k in keys])
+
+    def _text_key(self, text: str) -> tuple:
+        return ("text", self._towers, self.checkpoint.precision, text)
+
+    # -- tower outputs, for new heads ---------------------------------------------------------
+    def pooled_clips(self, clips: Sequence[DecodedClip], policy: str = DEFAULT_POLICY) -> list[np.ndarray]:
+        """Each clip's audio-tower outputs before projection, (W_i, H) for its W_i windows: from the cache,
+        embedding the clips not seen yet (what fine-tuning starts from: a step then costs only the heads)."""
+        self.embed_clips(clips, policy)
+        rate = self.checkpoint.sampling_rate
+        keys = {self._audio_key(c.key, policy): lambda c=c: c.waveform(rate) for c in clips}
+        evicted = {k: w for k, w in keys.items() if self._pooled.get(k) is None}
+        if evicted:  # dropped from the pooled cache while their projections stayed: run the tower again
+            self._compute_audio(evicted, policy)
+        return [self._pooled.get(self._audio_key(c.key, policy)) for c in clips]
+
+    def pooled_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """(N, H) text-tower outputs before projection, from the cache (embedding the captions not seen yet)."""
+        self.embed_texts(texts)
+        evicted = list(dict.fromkeys(t for t in texts if self._pooled.get(self._text_key(t)) is None))
+        if evicted:
+            for t, p in zip(evicted, self._run_text(evicted)[0]):
+                self._pooled.put(self._text_key(t), p)
+        H = self.checkpoint.model.config.text_config.hidden_size
+        return np.stack([self._pooled.get(self._text_key(t)) for t in texts]) if len(texts) else np.zeros((0, H), np.float32)
+
+    def for_heads(self, checkpoint: LoadedCheckpoint) -> Embedder:
+        """An Embedder for ``checkpoint``, which has this one's towers and other projection heads (fine-tuning):
+        it shares this one's tower outputs (pooled cache) and keeps its own projected embeddings."""
+        new = Embedder(checkpoint, batch_size=self.batch_size, max_cache=self.max_cache, features=self.features)
+        new._pooled, new._towers = self._pooled, self._towers
+        return new
 
     def _run_text(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Captions through the text tower and the projection: (N, H) pooled, (N, d) normalised."""

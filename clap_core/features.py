@@ -88,6 +88,9 @@ def window_features(feature_extractor, windows: list[np.ndarray], sampling_rate:
     if backend not in FEATURE_BACKENDS:
         raise ValueError(f"unknown feature backend {backend!r}; choose one of {', '.join(FEATURE_BACKENDS)}")
     fe = feature_extractor
+    own = getattr(fe, "window_features", None)  # a checkpoint family with its own front end (clap_core.msclap)
+    if own is not None:
+        return own(windows, sampling_rate, device)
     for w in windows:
         if len(w) > fe.nb_max_samples:
             raise ValueError("window longer than the feature extractor's max length")

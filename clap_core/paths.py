@@ -1,4 +1,4 @@
-"""Where the project's shipped files live (the bundled checkpoint, the example clips)."""
+"""Where the project's shipped files live (the bundled checkpoints, the example clips)."""
 
 from __future__ import annotations
 
@@ -6,5 +6,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = ROOT / "assets"
-BUNDLED_DIR = ASSETS_DIR / "clap-demo"
+BUNDLED_DIR = ASSETS_DIR / "clap-demo"  # the default demo checkpoint (recipe hard-negatives)
+BUNDLED_CLASSES_DIR = ASSETS_DIR / "clap-demo-classes"  # the class-only demo checkpoint (recipe classes)
 EXAMPLES_DIR = ASSETS_DIR / "examples"

@@ -40,3 +40,34 @@ def retrieval_metrics(sim_text_audio: np.ndarray, relevant: np.ndarray | None = 
             out[f"{name}_R@{k}"] = recall_at_k(s, r, k)
         out[f"{name}_mAP"] = mean_average_precision(s, r)
     return out
+
+
+
+SCORE_DECIMALS = 12  # scores are compared to this many decimals when ranks are shown
+TIE_RULE = ("Scores are compared to 12 decimals, and ties go to the lower index: of items with the same score, the one "
+            "earlier in the batch ranks higher. So with a duplicate clip, a caption finds the earlier copy first and the "
+            "later copy's own caption ranks its clip one place lower. (Without the rounding, a duplicate's cosines can "
+            "differ from the original's in the 16th digit, by where they sit in the matrix product.)")
+
+
+def tie_scores(scores: np.ndarray) -> np.ndarray:
+    """Scores rounded to SCORE_DECIMALS, so that equal embeddings (a duplicate clip or caption) tie exactly: a
+    float64 matrix product can round the same dot product differently in different rows or columns."""
+    return np.round(np.asarray(scores, dtype=np.float64), SCORE_DECIMALS)
+
+
+def ranking(scores: np.ndarray) -> np.ndarray:
+    """(n,) indices of ``scores`` (n,), best first, by :func:`tie_scores`; ties go to the lower index (the stable
+    sort recall_at_k and average_precision use)."""
+    return np.argsort(-tie_scores(scores), kind="stable")
+
+
+def partner_ranks(sim_text_audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For a batch's (N, N) scores (rows captions, columns clips, pair i on the diagonal): the 1-based rank of
+    caption i's own clip in row i (text→audio) and of clip i's own caption in column i (audio→text), each (N,),
+    by :func:`ranking`."""
+    sim = np.asarray(sim_text_audio, dtype=np.float64)
+    n = sim.shape[0]
+    rows = np.array([int(np.flatnonzero(ranking(sim[i]) == i)[0]) + 1 for i in range(n)])
+    cols = np.array([int(np.flatnonzero(ranking(sim[:, i]) == i)[0]) + 1 for i in range(n)])
+    return rows, cols

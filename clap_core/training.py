@@ -2,9 +2,18 @@
 
 A small transformers ``ClapConfig`` (HTSAT audio tower, RoBERTa-style text tower, byte-level BPE
 tokenizer trained here on the world's captions), trained with this project's own symmetric loss
-(``contrastive.symmetric_loss_torch``) on batches of distinct classes: AdamW, gradient clipping at
-1.0, one shared temperature with ``logit_scale`` clamped to [0, ln 100] as LAION does. Features are
-computed once, with the same ``ClapFeatureExtractor`` the app uses at inference.
+(``contrastive.symmetric_loss_torch``): AdamW, gradient clipping at 1.0, one shared temperature with
+``logit_scale`` clamped to [0, ln 100] as LAION does. Features are computed once, with the same
+``ClapFeatureExtractor`` the app uses at inference.
+
+Two recipes (``RECIPES``), differing in the world they train on and in which negatives share a batch:
+  hard-negatives  (the default, ``bundled``) the attribute world, whose attribute words are true of the
+                  audio; half of each batch's 12 pairs are same-class twins whose captions differ in one
+                  attribute word (loudness; speed and pitch where the class has them), the rest one pair
+                  per distinct class. The loss can only tell a twin from its partner by the attribute.
+  classes         (``bundled-classes``) the original world, batches of 12 distinct classes: it learns the
+                  classes and nothing of the attribute words, since no negative ever differs from its
+                  positive by an attribute alone. ``TrainConfig()``'s defaults are this recipe, unchanged.
 """
 
 from __future__ import annotations
@@ -12,17 +21,17 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import demo_world
+from .attributes import evaluate_held_out
 from .contrastive import symmetric_loss_torch
 from .embed import TEXT_MAX_TOKENS
 
-TRAIN_SEED = 1234  # clips for training; evaluation uses other seeds (EVAL_SEED)
-EVAL_SEED = 987_654
+TRAIN_SEED = 1234  # clips for training; evaluation uses other seeds (attributes.EVAL_SEED, PAIRS_SEED)
 TEMPLATES = ("This is a sound of {}.", "the sound of {}", "{}", "a recording of {}", "a sound of {}")
 
 # Words a user may type that the demo world does not contain, so the tokenizer has pieces for them
@@ -41,12 +50,12 @@ EXTRA_WORDS = (
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that decides the bundled checkpoint; stored beside it as train_config.json."""
+    """Everything that decides a demo checkpoint; stored beside it, in train_report.json's "config"."""
 
     seed: int = TRAIN_SEED
     clips_per_class: int = 160
     steps: int = 1500
-    batch_classes: int = 12  # one clip per class per batch: all pairs distinct
+    batch_classes: int = 12  # pairs per batch (classes recipe: one clip per class, all pairs distinct)
     lr: float = 5e-4
     weight_decay: float = 0.01
     grad_clip: float = 1.0
@@ -55,9 +64,36 @@ class TrainConfig:
     text_hidden: int = 64
     audio_patch_hidden: int = 16
     projection_dim: int = 64
+    # Added with the hard-negatives recipe; these defaults give the classes recipe's batches exactly.
+    world: str = "classes"  # classes: demo_world.generate; attributes: demo_world.generate_attributed
+    hard_negative_share: float = 0.0  # share of a batch's pairs that are same-class twins differing in one attribute
+    features: str = "numpy"  # feature backend (features.FEATURE_BACKENDS) for the training clips
+    threads: int = 0  # torch CPU threads while training (0: torch's default); fixed, the weights do not depend on the cores
 
 
-def _tokenizer_corpus() -> list[str]:
+WORLDS = ("classes", "attributes")
+RECIPES: dict[str, TrainConfig] = {
+    "hard-negatives": TrainConfig(world="attributes", hard_negative_share=5 / 6, steps=5000, features="torch", threads=1),
+    "classes": TrainConfig(),
+}
+DEFAULT_RECIPE = "hard-negatives"
+
+
+def recipe_config(recipe: str = DEFAULT_RECIPE, **overrides) -> TrainConfig:
+    """The TrainConfig of a named recipe (``RECIPES``), with ``overrides`` (seed, steps, …) applied."""
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
+    return replace(RECIPES[recipe], **overrides)
+
+
+def _tokenizer_corpus(world: str = "classes") -> list[str]:
+    if world == "attributes":  # every phrasing with every combination of words, once each
+        captions = dict.fromkeys(
+            p.format(loud=loud, speed=speed, pitch=pitch)
+            for phrasings in demo_world.ATTRIBUTE_PHRASINGS.values() for p in phrasings
+            for loud in ("quiet", "loud") for speed in ("slow", "fast") for pitch in ("low", "high")
+        )
+        return list(captions) + [t.format(lab) for lab in demo_world.LABELS for t in TEMPLATES] + [EXTRA_WORDS]
     lines = []
     for label, phrasings in demo_world.CLASSES.items():
         for p in phrasings:
@@ -69,14 +105,14 @@ def _tokenizer_corpus() -> list[str]:
     return lines
 
 
-def build_tokenizer(vocab_size: int):
+def build_tokenizer(vocab_size: int, world: str = "classes"):
     """A RoBERTa tokenizer (byte-level BPE, so any text tokenizes) trained on the world's captions."""
     from tokenizers import ByteLevelBPETokenizer
     from transformers import RobertaTokenizer
 
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(
-        _tokenizer_corpus(), vocab_size=vocab_size, min_frequency=1,
+        _tokenizer_corpus(world), vocab_size=vocab_size, min_frequency=1,
         special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], show_progress=False,
     )
     vocab = bpe.get_vocab()
@@ -117,26 +153,63 @@ def build_processor(tokenizer):
     return ClapProcessor(feature_extractor=fe, tokenizer=tokenizer)
 
 
-def _features(fe, clips) -> np.ndarray:
+def _features(fe, clips, backend: str = "numpy") -> np.ndarray:
     from .features import window_features
 
-    return np.concatenate([window_features(fe, [c.waveform], demo_world.RATE)["input_features"] for c in clips])  # (N, 1, T, F)
+    if backend == "numpy":
+        return np.concatenate([window_features(fe, [c.waveform], demo_world.RATE)["input_features"] for c in clips])  # (N, 1, T, F)
+    return np.concatenate([
+        window_features(fe, [c.waveform for c in clips[i : i + 32]], demo_world.RATE, backend=backend)["input_features"].numpy()
+        for i in range(0, len(clips), 32)
+    ])
 
 
-def train_demo(out: str | Path, cfg: TrainConfig = TrainConfig(), log=print) -> dict:
-    """Train, save to ``out`` in transformers' format, evaluate on held-out seeds; return the report."""
+def _twins(clips, by_class: list[np.ndarray]) -> list[dict[str, list[tuple[int, int]]]]:
+    """Per class, per attribute: the ordered pairs (i, j) of its clips whose captions may differ in that
+    attribute's word only (both name the same attributes, with the same words but for that one)."""
+    out = []
+    for members in by_class:
+        words = {int(i): clips[i].words for i in members}
+        per_attribute = {}
+        for a in demo_world.CLASS_ATTRIBUTES[clips[members[0]].label] if len(members) else ():
+            pairs = [(i, j) for i, wi in words.items() if a in wi for j, wj in words.items()
+                     if wj.keys() == wi.keys() and wi[a] != wj[a] and all(wi[b] == wj[b] for b in wi if b != a)]
+            if pairs:
+                per_attribute[a] = pairs
+        out.append(per_attribute)
+    return out
+
+
+def train_demo(out: str | Path, cfg: TrainConfig = TrainConfig(), log=print, evaluate: bool = True) -> dict:
+    """Train, save to ``out`` in transformers' format, evaluate on held-out seeds (unless not
+    ``evaluate``); write and return the report."""
+    import torch
+
+    if cfg.world not in WORLDS:
+        raise ValueError(f"unknown world {cfg.world!r}; choose one of {', '.join(WORLDS)}")
+    threads = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _train(out, cfg, log, evaluate)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(out: str | Path, cfg: TrainConfig, log, evaluate: bool) -> dict:
     import torch
 
     torch.manual_seed(cfg.seed)
     t0 = time.time()
     out = Path(out)
-    tokenizer = build_tokenizer(cfg.vocab_size)
+    tokenizer = build_tokenizer(cfg.vocab_size, cfg.world)
     processor = build_processor(tokenizer)
     model = build_model(cfg, len(tokenizer))
     labels = demo_world.LABELS
-    clips = demo_world.generate(cfg.seed, cfg.clips_per_class * len(labels))
+    generate = demo_world.generate_attributed if cfg.world == "attributes" else demo_world.generate
+    clips = generate(cfg.seed, cfg.clips_per_class * len(labels))
     log(f"generated {len(clips)} clips in {time.time() - t0:.0f} s; computing features")
-    feats = torch.from_numpy(_features(processor.feature_extractor, clips))  # (N, 1, 1001, 64)
+    feats = torch.from_numpy(_features(processor.feature_extractor, clips, cfg.features))  # (N, 1, 1001, 64)
     log(f"features {tuple(feats.shape)} ready at {time.time() - t0:.0f} s")
 
     # Every text a batch can use: each clip's caption and each class's templated labels.
@@ -144,8 +217,47 @@ def train_demo(out: str | Path, cfg: TrainConfig = TrainConfig(), log=print) -> 
     enc = tokenizer(texts, padding=True, truncation=True, max_length=TEXT_MAX_TOKENS, return_tensors="pt")
     n_clips = len(clips)
     by_class = [np.flatnonzero([c.label == lab for c in clips]) for lab in labels]
+    n_twins = round(cfg.hard_negative_share * cfg.batch_classes / 2)  # twin pairs per batch
+    twins = _twins(clips, by_class) if n_twins else []
 
     rng = np.random.default_rng(cfg.seed)
+
+    def class_batch():  # one pair per class, batch_classes distinct classes (the classes recipe)
+        classes = rng.choice(len(labels), size=cfg.batch_classes, replace=False)
+        idx = np.array([rng.choice(by_class[c]) for c in classes])
+        text_idx = np.array([
+            n_clips + c * len(TEMPLATES) + rng.integers(len(TEMPLATES)) if rng.random() < cfg.template_prob else i
+            for c, i in zip(classes, idx)
+        ])
+        return idx, enc["input_ids"][text_idx], enc["attention_mask"][text_idx]
+
+    # Twin classes are drawn in proportion to their attributes, so every (class, attribute) gets about as
+    # many twin pairs (21 of them: loudness in all 12 classes, speed in 5, pitch in 4).
+    weights = np.array([len(t) for t in twins], dtype=float)
+
+    def twin_batch():  # n_twins classes give a twin pair each, other distinct classes one pair: batch_classes pairs
+        n = min(n_twins, int(np.count_nonzero(weights)))
+        doubled = rng.choice(len(labels), size=n, replace=False, p=weights / weights.sum()) if n else []
+        single = rng.permutation(np.setdiff1d(np.arange(len(labels)), doubled))[: cfg.batch_classes - 2 * n]
+        idx, captions = [], []
+        for k, c in enumerate([*doubled, *single]):
+            if k < n:
+                attrs = sorted(twins[c])
+                a = attrs[int(rng.integers(len(attrs)))]
+                i, j = twins[c][a][int(rng.integers(len(twins[c][a])))]
+                options = demo_world.phrasings_for(labels[c], clips[i].words, naming=a)
+                phrasing = options[int(rng.integers(len(options)))]
+                idx += [i, j]
+                captions += [phrasing.format(**clips[i].words), phrasing.format(**clips[j].words)]
+                continue
+            i = int(rng.choice(by_class[c]))
+            idx.append(i)
+            templated = rng.random() < cfg.template_prob
+            captions.append(TEMPLATES[int(rng.integers(len(TEMPLATES)))].format(labels[c]) if templated
+                            else clips[i].caption)
+        e = tokenizer(captions, padding=True, truncation=True, max_length=TEXT_MAX_TOKENS, return_tensors="pt")
+        return np.array(idx), e["input_ids"], e["attention_mask"]
+
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / cfg.steps))
@@ -153,14 +265,9 @@ def train_demo(out: str | Path, cfg: TrainConfig = TrainConfig(), log=print) -> 
     model.train()
     history = []
     for step in range(cfg.steps):
-        classes = rng.choice(len(labels), size=cfg.batch_classes, replace=False)
-        idx = np.array([rng.choice(by_class[c]) for c in classes])
-        text_idx = np.array([
-            n_clips + c * len(TEMPLATES) + rng.integers(len(TEMPLATES)) if rng.random() < cfg.template_prob else i
-            for c, i in zip(classes, idx)
-        ])
+        idx, input_ids, attention_mask = twin_batch() if n_twins else class_batch()
         audio = model.get_audio_features(input_features=feats[idx], is_longer=torch.zeros(len(idx), 1, dtype=torch.bool))
-        text = model.get_text_features(input_ids=enc["input_ids"][text_idx], attention_mask=enc["attention_mask"][text_idx])
+        text = model.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
         # One shared temperature (logit_scale_a), as LAION trains.
         loss = symmetric_loss_torch(text.pooler_output, audio.pooler_output, model.logit_scale_a)
         opt.zero_grad()
@@ -186,36 +293,9 @@ def train_demo(out: str | Path, cfg: TrainConfig = TrainConfig(), log=print) -> 
     processor.save_pretrained(out)
     train_seconds = time.time() - t0
     report = {"train_seconds": round(train_seconds, 1), "final_loss_100": float(np.mean(history[-100:]))}
-    report.update(evaluate_demo(out))
+    if evaluate:
+        report.update(evaluate_held_out([out])[0])
     report["config"] = asdict(cfg)
     (out / "train_report.json").write_text(json.dumps(report, indent=2) + "\n")
     log(json.dumps({k: v for k, v in report.items() if k != "config"}))
     return report
-
-
-def evaluate_demo(checkpoint: str | Path, seed: int = EVAL_SEED, per_class: int = 20) -> dict:
-    """Held-out quality: zero-shot top-1 with the default template, and the mean symmetric loss on
-    batches of one clip per class (caption pairs), on clips from a seed never used in training."""
-    from .checkpoints import load_checkpoint
-    from .contrastive import contrastive
-    from .embed import Embedder
-    from .zeroshot import zero_shot
-
-    ck = load_checkpoint(str(checkpoint), device="cpu")
-    emb = Embedder(ck, batch_size=32)
-    clips = demo_world.generate(seed, per_class * len(demo_world.LABELS))
-    E_a = emb.embed_audio([c.waveform for c in clips])
-    E_t = emb.embed_texts([c.caption for c in clips])
-    zs = zero_shot(emb, E_a, list(demo_world.LABELS), [demo_world.DEFAULT_TEMPLATE],
-                   true_labels=[c.label for c in clips])
-    k = len(demo_world.LABELS)  # clips cycle through the classes: each block of k is one per class
-    losses = [contrastive(E_t[i : i + k], E_a[i : i + k], ck.tau).loss for i in range(0, len(clips), k)]
-    return {
-        "eval_seed": seed,
-        "eval_clips": len(clips),
-        "zero_shot_accuracy": zs.accuracy,
-        "mean_batch_loss": float(np.mean(losses)),
-        "batch_size": k,
-        "chance_loss": math.log(k),
-        "tau": ck.tau,
-    }

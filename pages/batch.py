@@ -5,6 +5,7 @@ import streamlit as st
 
 from ui import actions, state
 from ui.examples import examples
+from ui.scenarios import DEFAULT_SCENARIO, SCENARIOS, get
 from ui.settings import LIMITS
 from ui.store import status_line
 from ui.text import md
@@ -26,6 +27,21 @@ st.caption(
     f"M4A/AAC, WebM."
 )
 
+scenario_names = [sc.name for sc in SCENARIOS]
+loaded = state.scenario()
+if "scenario-pick" not in ss:
+    ss["scenario-pick"] = loaded[0].name if loaded else DEFAULT_SCENARIO
+c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+pick = c1.selectbox("Scenario: a shipped batch that shows one thing", scenario_names, key="scenario-pick",
+                    format_func=lambda n: get(n).title)
+c2.button("Load this scenario", key="load-scenario", on_click=lambda: actions.load_scenario(ss["scenario-pick"]),
+          help="Replaces the batch (Download batch first to keep yours).")
+if loaded and loaded[0].name == pick:
+    st.info(md(loaded[0].look_at) + (" *You have changed this batch since it was loaded.*" if loaded[1] else ""),
+            icon=":material/school:")
+else:
+    st.caption(md(get(pick).look_at))
+
 up, rec, ex, bf = st.tabs(["Upload clips", "Record", "Examples", "Batch file"])
 with up:
     uploaded = st.file_uploader(f"Audio files, up to {LIMITS.max_file_mb} MB each — the format is read from the content, not the name",
@@ -44,7 +60,7 @@ with ex:
     c1, c2 = st.columns(2)
     c1.button("Add the chosen examples", disabled=not chosen, key="add-examples", on_click=actions.add_examples,
               args=([e for e in shipped if e.name in chosen],))
-    c2.button("Reset to the example batch", key="reset-examples", on_click=actions.reset_examples)
+    c2.button("Back to the default scenario", key="reset-examples", on_click=actions.load_scenario)
     st.caption("Real recordings: freesound.org (xserra and contributors), via sms-tools, CC BY 4.0, unchanged.")
 with bf:
     st.download_button("Download batch", data=actions.batch_file(), file_name="clap-batch.zip", mime="application/zip",
@@ -85,11 +101,11 @@ items = state.batch()
 for note in state.caption_notes(items):
     st.warning(note, icon=":material/short_text:")
 
-names = [f"{i + 1}. {name}" for i, name in enumerate(items.names)]
-if ss.get("pair-pick", 0) >= len(items):
-    ss["pair-pick"] = 0
+names = actions.pair_names()  # "1. file.wav", …: the options change with the batch, so the box never shows a stale name
+if ss.get("pair-pick") not in names:
+    ss["pair-pick"] = names[0]
 c1, c2, c3, c4 = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
-pick = c1.selectbox("Pair", range(len(items)), format_func=lambda i: names[i], key="pair-pick")
+pick = names.index(c1.selectbox("Pair", names, key="pair-pick"))
 c2.button("↑ Move up", disabled=pick == 0, key="move-up", on_click=actions.move_picked, args=(-1,))
 c3.button("↓ Move down", disabled=pick == len(items) - 1, key="move-down", on_click=actions.move_picked, args=(1,))
 c4.button("Remove", key="remove-one", on_click=actions.remove_picked)

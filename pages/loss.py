@@ -5,6 +5,7 @@ import streamlit as st
 
 from ui import state
 from ui.figures import per_item_bars
+from ui.sweep import sweep_section
 from ui.widgets import export_buttons, stop_if_empty, tau_slider
 
 state.require_app()
@@ -51,6 +52,8 @@ st.dataframe(share, width="stretch", column_config={
     "ℓ_text,i": st.column_config.NumberColumn(format="%.4f"), "ℓ_audio,i": st.column_config.NumberColumn(format="%.4f"),
     "share of L": st.column_config.NumberColumn(format="%.4f"),
     "% of L": st.column_config.ProgressColumn(format="%.1f %%", min_value=0, max_value=100)})
+
+sweep_section(res)
 
 st.subheader("transformers' return_loss is not this loss")
 hf = state.transformers_loss(res)

@@ -7,11 +7,14 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from clap_core.batch import default_batch
 from clap_core.contrastive import contrastive
 from clap_core.embed import Embedder
 from clap_core.paths import BUNDLED_DIR
 from conftest import ROOT
 from media import all_formats
+
+DEFAULT = default_batch()  # the default scenario: what a new session opens with
 
 
 def open_app(page: str | None = None) -> AppTest:
@@ -46,11 +49,12 @@ def expected(bundled):
     return compute
 
 
-def test_first_open_has_the_example_batch():
+def test_first_open_has_the_default_scenario():
     at = open_app()
     items = at.session_state.batch
-    assert len(items) == 8 and items[0].name == "demo-low-tone.flac"
-    assert any(h.value == "8 pairs" for h in at.subheader)
+    assert items.names == DEFAULT.names and items.captions == DEFAULT.captions and len(items) == 12
+    assert any(h.value == "12 pairs" for h in at.subheader)
+    assert any(c.value.startswith("Scenario: Trained model, its own world, 12 pairs") for c in at.caption)
     assert at.sidebar.selectbox(key="ck_choice").value == "bundled"
     assert "Custom hub id or local folder…" in at.sidebar.selectbox(key="ck_choice").options
 
@@ -83,7 +87,7 @@ def test_loss_page_and_tau_slider(expected):
     assert metric(at, "ℓ_text") == f"{res.loss_text:.4f}"
     assert metric(at, "ℓ_audio") == f"{res.loss_audio:.4f}"
     assert metric(at, "L =") == f"{res.loss:.4f}"
-    assert metric(at, "chance") == f"{np.log(8):.4f}"
+    assert metric(at, "chance") == f"{np.log(len(DEFAULT)):.4f}"
     assert len(at.latex) >= 2 and "-\\frac{1}{N}" in at.latex[1].value
     at.slider(key="tau_widget").set_value(5.0).run()
     low = expected(at, tau=5.0)
@@ -103,7 +107,7 @@ def test_zero_shot_labels_accuracy_and_bad_template():
     probs = at.dataframe[0].value
     assert list(probs.columns) == ["top label", "siren", "white noise", "low tone"]
     np.testing.assert_allclose(probs[["siren", "white noise", "low tone"]].sum(axis=1), 1.0, atol=1e-9)
-    assert probs["top label"].iloc[5] == "siren"  # the demo siren clip
+    assert probs["top label"].iloc[DEFAULT.names.index("demo-siren.flac")] == "siren"  # the demo siren clip
     at.text_area(key="zs-templates").set_value("a sound without a slot").run()
     assert any("exactly one {}" in plain(e.value) for e in at.error)
     at.text_area(key="zs-templates").set_value("A {x} sound of {}.").run()
@@ -125,7 +129,7 @@ def test_unreadable_upload_shows_its_error_and_keeps_the_batch():
     assert any(e.startswith("notes.txt.mp3: not added — ") and "not a recognised audio format" in e for e in errors), errors
     assert any("Added 1 clip: flute.m4a." in plain(m.value) for m in at.success)
     items = at.session_state.batch
-    assert len(items) == 9 and items[-1].name == "flute.m4a" and items[0].name == "demo-low-tone.flac"
+    assert len(items) == len(DEFAULT) + 1 and items[-1].name == "flute.m4a" and items[0].name == DEFAULT.names[0]
 
 
 def test_shuffle_restore_move_remove_clear():
@@ -136,11 +140,11 @@ def test_shuffle_restore_move_remove_clear():
     assert sorted(after) == sorted(before) and all(a != b for a, b in zip(after, before))
     at.button(key="unshuffle").click().run()
     assert [it.caption for it in at.session_state.batch] == before
-    at.selectbox(key="pair-pick").set_value(0).run()
+    at.selectbox(key="pair-pick").select_index(0).run()
     at.button(key="move-down").click().run()
-    assert [it.name for it in at.session_state.batch][:2] == ["demo-rising-sweep.flac", "demo-low-tone.flac"]
+    assert [it.name for it in at.session_state.batch][:2] == [DEFAULT.names[1], DEFAULT.names[0]]
     at.button(key="remove-one").click().run()
-    assert len(at.session_state.batch) == 7
+    assert len(at.session_state.batch) == len(DEFAULT) - 1
     at.button(key="clear").click().run()
     assert len(at.session_state.batch) == 0
     at.switch_page("pages/loss.py").run()
@@ -161,7 +165,7 @@ def test_failed_checkpoint_keeps_the_previous_one(tmp_path):
     at.sidebar.selectbox(key="ck_choice").set_value("laion/clap-htsat-unfused").run()
     assert at.session_state.checkpoint == "bundled"
     assert any("bundled" in plain(e.value) and "laion/clap-htsat-unfused" in plain(e.value) for e in at.sidebar.error)
-    assert len(at.session_state.batch) == 8
+    assert len(at.session_state.batch) == len(DEFAULT)
 
 
 def test_hosted_mode_hides_custom_checkpoints(monkeypatch):
@@ -198,7 +202,7 @@ def test_a_recording_is_added_with_its_facts():
     at.button(key="add-recording").click().run()
     assert not at.exception
     items = at.session_state.batch
-    assert len(items) == 9 and items[-1].name == "recording-1.wav" and items[-1].source == "recording"
+    assert len(items) == len(DEFAULT) + 1 and items[-1].name == "recording-1.wav" and items[-1].source == "recording"
     assert items[-1].info.source_rate == rate != 48_000 and items[-1].data is not None
 
 
@@ -208,7 +212,7 @@ def test_switching_to_a_local_checkpoint_keeps_the_batch(tiny_checkpoint):
     at.sidebar.text_input(key="ck_custom").set_value(str(tiny_checkpoint))
     at.sidebar.button(key="ck_load").click().run()
     assert not at.exception
-    assert at.session_state.checkpoint == str(tiny_checkpoint) and len(at.session_state.batch) == 8
+    assert at.session_state.checkpoint == str(tiny_checkpoint) and len(at.session_state.batch) == len(DEFAULT)
     assert metric(at, "τ in use") == f"{1 / 0.07:.2f}"
     assert not at.sidebar.error
     assert metric(at, "L =") != ""
@@ -252,7 +256,7 @@ def test_a_downloaded_batch_opens_in_a_new_session_with_its_settings():
     at.sidebar.selectbox(key="policy_widget").set_value("first").run()
     at.switch_page("pages/batch.py").run()
     at.button(key="shuffle").click().run()
-    at.selectbox(key="pair-pick").set_value(0).run()
+    at.selectbox(key="pair-pick").select_index(0).run()
     at.button(key="remove-one").click().run()
     assert not at.exception and at.download_button(key="download-batch").label == "Download batch"
     ss = at.session_state
@@ -266,10 +270,10 @@ def test_a_downloaded_batch_opens_in_a_new_session_with_its_settings():
     assert not fresh.exception
     got = fresh.session_state.batch
     assert got.names == items.names and got.captions == items.captions and got.labels == items.labels
-    assert [p.clip.key for p in got] == [p.clip.key for p in items] and len(got) == 7
+    assert [p.clip.key for p in got] == [p.clip.key for p in items] and len(got) == len(DEFAULT) - 1
     assert fresh.session_state.policy == "first" and fresh.session_state.taus == {"bundled": 5.0}
     assert fresh.sidebar.selectbox(key="policy_widget").value == "first" and metric(fresh, "τ in use") == "5.00"
-    assert any(plain(m.value).startswith("Opened my batch.zip with 7 clips: ") for m in fresh.success)
+    assert any(plain(m.value).startswith(f"Opened my batch.zip with {len(DEFAULT) - 1} clips: ") for m in fresh.success)
     assert any(plain(i.value) == "Settings from the file: long-clip policy first, τ = 5." for i in fresh.info)
     assert any(plain(c.value).startswith("A reload keeps this batch") for c in fresh.caption)
 
@@ -288,18 +292,16 @@ def test_a_downloaded_batch_opens_in_a_new_session_with_its_settings():
 
 
 def test_a_reload_brings_back_the_edited_batch():
-    from clap_core.batch import DEFAULT_BATCH
-
     at = open_app()
     assert "b" not in at.query_params  # nothing is kept before the first change
-    at.selectbox(key="pair-pick").set_value(0).run()
+    at.selectbox(key="pair-pick").select_index(0).run()
     at.button(key="move-down").click().run()
     editor = f"editor-{at.session_state.editor_version}"
     at.session_state[editor] = {"edited_rows": {2: {"caption": "my own *words*"}}, "added_rows": [], "deleted_rows": []}
     at.run()
     assert not at.exception
     items = at.session_state.batch
-    assert items.captions[2] == "my own *words*" and items.names[0] == "demo-rising-sweep.flac"
+    assert items.captions[2] == "my own *words*" and items.names[0] == DEFAULT.names[1]
     link = at.query_params["b"]
     assert re.fullmatch(r"[A-Za-z0-9_-]{12}", link)
 
@@ -310,7 +312,7 @@ def test_a_reload_brings_back_the_edited_batch():
     got = reloaded.session_state.batch
     assert got.names == items.names and got.captions == items.captions and got.labels == items.labels
     assert [p.clip.key for p in got] == [p.clip.key for p in items]
-    assert any(plain(m.value) == "The batch of this link is back: 8 pairs." for m in reloaded.success)
+    assert any(plain(m.value) == f"The batch of this link is back: {len(DEFAULT)} pairs." for m in reloaded.success)
     copy = reloaded.query_params["b"]
     assert copy != link  # a copy: the first session goes on writing its own link
     reloaded.switch_page("pages/loss.py").run()
@@ -320,6 +322,6 @@ def test_a_reload_brings_back_the_edited_batch():
         other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
         other.query_params["b"] = gone
         other.run()
-        assert not other.exception and other.session_state.batch.names == list(DEFAULT_BATCH)  # the examples
+        assert not other.exception and other.session_state.batch.names == DEFAULT.names  # the default scenario
         assert "b" not in other.query_params
         assert any("no longer kept on the server" in plain(i.value) for i in other.info)

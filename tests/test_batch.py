@@ -53,12 +53,12 @@ def test_same_clip_twice_has_two_uids_and_one_content_key(fmts):
 
 def test_edit_move_remove_shuffle_restore_return_new_batches():
     b = default_batch()
-    assert len(b) == 8 and b.names[0] == "demo-low-tone.flac" and b.labels[0] == "low tone"
+    assert len(b) == 12 and b.names[0] == "demo-low-tone.flac" and b.labels[0] == "low tone"  # the own-world scenario
     edited = b.with_edits(["x"] + b.captions[1:], b.labels)
     assert edited.captions[0] == "x" and b.captions[0] != "x"  # the old batch is untouched
     moved = b.move(0, 1)
     assert moved.names[:2] == [b.names[1], b.names[0]] and b.move(0, -1) is b
-    assert len(b.remove({b[3].uid})) == 7
+    assert len(b.remove({b[3].uid})) == 11
     shuffled = b.shuffle_captions()
     assert shuffled.shuffled and sorted(shuffled.captions) == sorted(b.captions)
     assert all(s != o for s, o in zip(shuffled.captions, b.captions))  # a derangement
@@ -66,7 +66,7 @@ def test_edit_move_remove_shuffle_restore_return_new_batches():
     assert again.captions != shuffled.captions and again.unshuffled == shuffled.unshuffled
     assert again.restore_captions().captions == b.captions and not again.restore_captions().shuffled
     assert b.shuffle_captions().captions == shuffled.captions  # seeded: the same shuffle from the same state
-    with pytest.raises(ValueError, match="need 8 captions"):
+    with pytest.raises(ValueError, match="need 12 captions"):
         b.with_edits(["x"], ["y"])
 
 

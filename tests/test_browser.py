@@ -122,14 +122,14 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
     pg = page
     t0 = time.time()
     pg.goto(server)
-    pg.get_by_text("8 pairs").wait_for()
+    pg.get_by_text("12 pairs", exact=True).wait_for()
     idle(pg, "button >> text=Clear the batch")
     first_render = time.time() - t0
     pg.wait_for_function("""() => { const a = [...document.querySelectorAll('audio')];
-        return a.length === 8 && a.every(x => x.readyState >= 1); }""")  # the players know their length
+        return a.length === 12 && a.every(x => x.readyState >= 1); }""")  # the players know their length
     shot(pg, "1-batch")
 
-    # the README's screenshots: each page as `make run` opens it (the example batch)
+    # the README's screenshots: each page as `make run` opens it (the default scenario)
     goto_page(pg, "Similarity matrix")
     shot(pg, "2-similarity-C")
     pg.get_by_text("softmax → along each row").click()
@@ -154,7 +154,7 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
         (tmp_path / name).write_bytes(blob)
         paths.append(str(tmp_path / name))
     pg.locator("[data-testid=stFileUploader] input[type=file][multiple]").set_input_files(paths)  # "Upload clips"
-    pg.get_by_text("11 pairs").wait_for()
+    pg.get_by_text("15 pairs", exact=True).wait_for()
     idle(pg)
     assert pg.get_by_text("Added 3 clips: piano.m4a, piano.mp3, speech.flac.").count() == 1
     assert pg.get_by_text("huge.wav: not added — 26.0 MB is over the limit of 25 MB per file").count() == 1
@@ -175,9 +175,10 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
     edit_update = time.time() - t_edit
     # user text is shown as typed: no bold, no colour, no maths, no HTML
     players = pg.locator("[data-testid=stExpander]", has_text="Players")
-    players.get_by_text(CAPTION, exact=False).wait_for()  # the rerun's players arrive after the table
+    players.get_by_text(CAPTION, exact=False).wait_for(state="attached")  # the rerun's players (collapsed over 12)
     assert players.get_by_text(CAPTION, exact=False).count() == 1
-    assert players.locator("strong", has_text="y").count() == 0 and players.locator("b", has_text="x").count() == 0
+    assert players.locator("strong", has_text=re.compile(r"^y$")).count() == 0  # "**y**" stays two stars and a y
+    assert players.locator("b", has_text=re.compile(r"^x$")).count() == 0
 
     # the heatmap shows the new caption; switch views
     goto_page(pg, "Similarity matrix")
@@ -194,7 +195,7 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
     goto_page(pg, "Loss")
     before = metric_value(pg, "L = ½")
     assert re.fullmatch(r"\d+\.\d{4}", before)
-    assert metric_value(pg, "chance level") == f"{math.log(11):.4f}"
+    assert metric_value(pg, "chance level") == f"{math.log(15):.4f}"
     slider = pg.locator("[data-testid=stSlider] input[type=range]").first
     slider.focus()
     pg.keyboard.press("Home")  # τ to its minimum, 1
@@ -206,6 +207,39 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
 
     print(f"\nfirst render {first_render:.1f} s; caption edit → app idle {edit_update:.2f} s; "
           f"L {before} → {after} with τ = 1")
+
+
+def test_scenarios_in_chromium(server, page):
+    """Load the hard-negatives scenario on the Batch page; every page says so; the class-only checkpoint
+    cannot separate the twins that the default one can."""
+    pg = page
+    pg.goto(server)
+    pg.get_by_text("12 pairs", exact=True).wait_for()
+    idle(pg)
+    pg.get_by_role("combobox", name="Scenario: a shipped batch that shows one thing").click()
+    pg.get_by_role("option", name="Hard negatives").click()
+    pg.get_by_text("Four pairs of twins", exact=False).wait_for()  # the picked scenario's text, before loading it
+    idle(pg)
+    pg.get_by_role("button", name="Load this scenario").click()
+    pg.get_by_text("8 pairs", exact=True).wait_for()
+    pg.get_by_text("Loaded the scenario “Hard negatives”: 8 pairs.").wait_for()
+    idle(pg)
+    pg.mouse.move(5, 5)  # no tooltip in the screenshot
+    shot(pg, "0-scenario-hard-negatives")
+    goto_page(pg, "Compare two checkpoints")  # A: bundled, B: bundled-classes
+    pg.get_by_text("This is what hard negatives bought", exact=False).wait_for()
+    pg.get_by_text("B is better on 0 of 8 pairs", exact=False).wait_for()
+    shot(pg, "7-compare-hard-negatives")
+    goto_page(pg, "Loss")
+    pg.get_by_text("Scenario: Hard negatives, 8 pairs", exact=False).wait_for()
+    low = float(metric_value(pg, "L = ½"))
+    pg.get_by_role("combobox", name="Checkpoint", exact=True).click()
+    pg.get_by_role("option", name="bundled-classes").click()
+    pg.locator("[data-testid=stMetric]", has_text="τ in use").filter(has_text="15.76").first.wait_for()
+    idle(pg)
+    high = float(metric_value(pg, "L = ½"))
+    assert low < 0.1 < 1.0 < high, (low, high)
+    shot(pg, "6-loss-hard-negatives-classes")
 
 
 def test_a_deep_link_into_a_fresh_server_opens_that_page(page):

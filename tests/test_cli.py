@@ -197,7 +197,7 @@ def test_evaluate_refuses_files_that_are_not_a_labelled_csv(world, tmp_path):
     image = tmp_path / "image.png"
     image.write_bytes((ROOT / "docs" / "screenshots" / "1-batch.png").read_bytes())
     line = _one_error_line(cli("evaluate", "--data", image, check=False))
-    assert str(image) in line and "not a CSV file (file,label[,caption]) or a folder of label folders" in line
+    assert str(image) in line and "not a CSV file (file,label[,caption]), a folder of label folders or a zip" in line
     assert "PNG image" in line
     binary = tmp_path / "clips.csv"  # the name says CSV, the bytes are not text
     binary.write_bytes(bytes(np.random.default_rng(1).integers(0, 256, 2000, dtype=np.uint8)))
@@ -209,7 +209,7 @@ def test_evaluate_refuses_files_that_are_not_a_labelled_csv(world, tmp_path):
 
 
 def test_evaluate_reads_a_demo_world_folder_through_its_csv(world):
-    from clap_core.cli import read_labelled
+    from clap_core.evaluate import read_labelled
 
     assert read_labelled(str(world)) == read_labelled(str(world / "clips.csv"))
     out = json.loads(cli("evaluate", "--data", world, "--json").stdout)

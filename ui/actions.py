@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from clap_core.batch import FileOutcome, default_batch
+from clap_core.batch import FileOutcome
 from clap_core.batchfile import MAX_MEMBERS, MAX_UNPACKED_MB, BatchFileError, read_batch_zip, write_batch_zip
 from clap_core.examples import Example
+from clap_core.scenarios import DEFAULT_SCENARIO, get
 
 from . import state, store
 from .settings import LIMITS
@@ -67,10 +68,10 @@ def add_examples(picked: list[Example]) -> None:
     st.session_state["example-pick"] = []
 
 
-def reset_examples() -> None:
-    """Back to the example batch a session opens with."""
-    state.set_batch(default_batch())
-    _say(("ok", "The example batch is back."))
+def load_scenario(name: str = DEFAULT_SCENARIO) -> None:
+    """Replace the batch with a shipped scenario (default: the one a session opens with)."""
+    state.load_scenario(name)
+    _say(("ok", f"Loaded the scenario “{get(name).title}”: {len(state.batch())} pairs."))
 
 
 def apply_edits(captions: list, labels: list) -> None:
@@ -82,19 +83,27 @@ def apply_edits(captions: list, labels: list) -> None:
         state.set_batch(items.with_edits(captions, labels), from_editor=True)
 
 
+def pair_names() -> list[str]:
+    """The Batch page's pair picker options: "i. file name", numbered so that duplicates stay apart."""
+    return [f"{i + 1}. {name}" for i, name in enumerate(state.batch().names)]
+
+
+def _picked() -> int:
+    return pair_names().index(st.session_state["pair-pick"])
+
+
 def move_picked(step: int) -> None:
     """Move the picked pair up (-1) or down (+1); the pick follows it."""
-    ss = st.session_state
-    state.set_batch(state.batch().move(ss["pair-pick"], step))
-    ss["pair-pick"] = min(max(ss["pair-pick"] + step, 0), len(state.batch()) - 1)
+    i = _picked()
+    state.set_batch(state.batch().move(i, step))
+    st.session_state["pair-pick"] = pair_names()[min(max(i + step, 0), len(state.batch()) - 1)]
 
 
 def remove_picked() -> None:
     """Remove the picked pair."""
-    ss = st.session_state
-    gone = state.batch()[ss["pair-pick"]]
+    gone = state.batch()[_picked()]
     state.set_batch(state.batch().remove({gone.uid}))
-    ss["pair-pick"] = 0
+    st.session_state.pop("pair-pick", None)
     _say(("ok", f"Removed {gone.name}."))
 
 

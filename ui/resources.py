@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 
 import streamlit as st
@@ -13,11 +14,27 @@ from clap_core.embed import Embedder
 from clap_core.features import DEFAULT_POLICY
 
 
+class _Slot(dict):
+    """A per-process holder for one checkpoint (a dict subclass, so the registry below can hold it weakly)."""
+
+
+_SLOTS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # (name, precision) → slot still cached
+
+
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _slot(name: str, precision: str) -> dict:
+def _slot(name: str, precision: str) -> _Slot:
     """A per-process holder for one checkpoint. The load itself happens outside the cached function,
-    so it can report progress to the page (cached functions may not draw on outside containers)."""
-    return {"checkpoint": None, "lock": threading.Lock()}
+    so it can report progress to the page (cached functions may not draw on outside containers).
+    At most two are kept: the process never holds more than two checkpoints."""
+    slot = _Slot(checkpoint=None, lock=threading.Lock())
+    _SLOTS[name, precision] = slot
+    return slot
+
+
+def is_loaded(name: str, precision: str = "auto") -> bool:
+    """Whether ``name`` in ``precision`` is loaded in this process now (asking does not load or evict anything)."""
+    slot = _SLOTS.get((name, precision))
+    return slot is not None and slot["checkpoint"] is not None
 
 
 def get_checkpoint(name: str, precision: str = "auto",

@@ -25,6 +25,9 @@ def _switch_to(name: str, precision: str | None = None) -> None:
     name, precision = name.strip(), precision or state.precision()
     if not name or (name == state.checkpoint_name() and precision == state.precision()):
         return
+    if name in state.own_checkpoints():  # made in this session: nothing to load
+        state.set_checkpoint(name)
+        return
     label = name + (f" ({precision})" if precision != state.precision() else "")
     with st.sidebar:
         status = st.status(f"Loading {label}…", expanded=True)
@@ -35,7 +38,8 @@ def _switch_to(name: str, precision: str | None = None) -> None:
         status.update(label=f"Could not load {label}", state="error", expanded=False)
         ss.checkpoint_error = f"Could not load {label}: {str(e).rstrip('.')}. Still using {state.checkpoint_name()}."
         if known(name):
-            ss.ck_choice = state.checkpoint_name() if known(state.checkpoint_name()) else CUSTOM
+            current = state.checkpoint_name()
+            ss.ck_choice = current if known(current) or current in state.own_checkpoints() else CUSTOM
         return
     ss.precision = precision
     state.set_checkpoint(name)
@@ -62,7 +66,7 @@ def _on_custom() -> None:
 def render() -> None:
     """Draw the sidebar."""
     ss = st.session_state
-    names = [k.name for k in KNOWN_CHECKPOINTS] + ([] if hosted() else [CUSTOM])
+    names = [k.name for k in KNOWN_CHECKPOINTS] + list(state.own_checkpoints()) + ([] if hosted() else [CUSTOM])
     if "ck_choice" not in ss:
         ss.ck_choice = ss.checkpoint if ss.checkpoint in names else CUSTOM
     with st.sidebar:
@@ -88,7 +92,8 @@ def render() -> None:
                      help="A clip longer than the model's window (10 s for LAION) is cut into windows: average "
                           "their embeddings, or use only the first or the centred one. No random crops.")
         ss.precision_widget = state.precision()  # the widget shows the setting in use (after a failed load too)
-        st.selectbox("Precision", PRECISIONS, key="precision_widget",
+        own = state.own_checkpoints().get(ss.checkpoint)
+        st.selectbox("Precision", PRECISIONS, key="precision_widget", disabled=own is not None,
                       on_change=_on_precision, format_func=lambda p: f"auto ({ck.precision} here)" if p == "auto" else p,
                       help="The weights' number format. auto: bf16 on a GPU and on CPUs with hardware bf16 (AMX, "
                            "AVX512-BF16) for full-size models, else fp32. bf16 embeddings agree with fp32 to a cosine "
@@ -101,5 +106,8 @@ def render() -> None:
                 f"(shorter clips are repeated then zero-padded; longer ones: the policy above)\n"
                 f"- embedding size: {ck.embed_dim}\n- fusion: {'on (is_longer kept off)' if ck.fusion else 'off'}"
                 + (f"\n\n{entry.notes}" if entry else "")
+                + (f"\n\nFine-tuned in this session from {md(own.root)} ({own.steps} steps): its projection heads"
+                   f"{' and τ' if ck.tau != state.checkpoint(own.root).tau else ''} are this session's own, the towers "
+                   f"are {md(own.root)}'s. No other session sees it; Reset on the Train page goes back." if own else "")
             )
         st.caption(f"Device: `{ck.device}` · {ck.precision}")

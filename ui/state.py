@@ -3,18 +3,22 @@ results every page reads. Initialised once per session, idempotently."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import streamlit as st
 
-from clap_core.batch import Batch, default_batch
+from clap_core import scenarios
+from clap_core.batch import Batch
 from clap_core.checkpoints import BUNDLED, LoadedCheckpoint
 from clap_core.contrastive import ContrastiveResult, contrastive, transformers_return_loss
 from clap_core.embed import TEXT_MAX_TOKENS, Embedder
 from clap_core.features import DEFAULT_POLICY
+from clap_core.scenarios import DEFAULT_SCENARIO, Scenario
 
 from . import store
 from .resources import get_checkpoint, get_embedder
-from .settings import default_checkpoint
+from .settings import LIMITS, default_checkpoint
 
 TAU_WIDGET = "tau_widget"  # the Loss page's slider; kept in step with the τ in use by sync_tau_widget
 
@@ -38,7 +42,7 @@ def init() -> None:
                                   f"Still using {BUNDLED}.")
             ss.checkpoint = BUNDLED
             checkpoint()
-        ss.batch = store.restored_or(default_batch)  # the batch of the URL's ?b=<id>, else the examples
+        ss.batch = store.restored_or(lambda: _scenario_batch(DEFAULT_SCENARIO))  # the URL's ?b=<id>, else the default scenario
     store.keep_link()  # page switches drop the URL's ?b=<id>: put it back
 
 
@@ -72,13 +76,65 @@ def precision() -> str:
 
 
 def checkpoint(name: str | None = None) -> LoadedCheckpoint:
-    """A checkpoint (default: the one in use) in this session's precision, loaded once per process."""
-    return get_checkpoint(name or checkpoint_name(), precision())
+    """A checkpoint (default: the one in use): this session's own, else in this session's precision, loaded
+    once per process."""
+    name = name or checkpoint_name()
+    own = own_checkpoints().get(name)
+    return own.checkpoint if own else get_checkpoint(name, precision())
 
 
 def embedder(name: str | None = None) -> Embedder:
-    """The shared embedding cache of a checkpoint (default: the one in use) in this session's precision."""
-    return get_embedder(name or checkpoint_name(), precision())
+    """The embedding cache of a checkpoint (default: the one in use): this session's own for its own
+    checkpoints, else the one shared by the process, in this session's precision."""
+    name = name or checkpoint_name()
+    own = own_checkpoints().get(name)
+    return own.embedder if own else get_embedder(name, precision())
+
+
+@dataclass(frozen=True)
+class OwnCheckpoint:
+    """A checkpoint made in this session (fine-tuned heads on a shared checkpoint's towers), held by it alone."""
+
+    checkpoint: LoadedCheckpoint
+    embedder: Embedder  # shares the root's tower outputs, keeps its own projections
+    root: str  # the shared checkpoint it was fine-tuned from
+    steps: int  # fine-tuning steps since the root
+
+
+def own_checkpoints() -> dict[str, OwnCheckpoint]:
+    """This session's own checkpoints by name: never in the process-wide cache, gone with the session."""
+    return st.session_state.setdefault("own_checkpoints", {})
+
+
+def shared_checkpoint_name() -> str:
+    """The shared checkpoint in use or under this session's own one (what the process caches and warms up)."""
+    own = own_checkpoints().get(checkpoint_name())
+    return own.root if own else checkpoint_name()
+
+
+def use_own_checkpoint(own: OwnCheckpoint) -> None:
+    """Make a checkpoint of this session's the one in use on every page; it replaces the session's previous
+    own checkpoint (one at a time: its heads are the memory it costs)."""
+    _forget_own()
+    own_checkpoints()[own.checkpoint.name] = own
+    st.session_state.taus.pop(own.checkpoint.name, None)
+    set_checkpoint(own.checkpoint.name)
+    st.session_state.pop("ck_choice", None)  # the sidebar's picker shows it
+
+
+def drop_own_checkpoints() -> None:
+    """Forget this session's own checkpoints; if one was in use, its root is in use again."""
+    root = shared_checkpoint_name()
+    _forget_own()
+    if root != checkpoint_name():
+        set_checkpoint(root)
+        st.session_state.pop("ck_choice", None)
+
+
+def _forget_own() -> None:
+    for old in own_checkpoints():
+        st.session_state.taus.pop(old, None)  # a τ set for it goes with it
+    own_checkpoints().clear()
 
 
 def set_checkpoint(name: str) -> None:
@@ -98,6 +154,30 @@ def set_batch(new: Batch, from_editor: bool = False) -> None:
     store.save(new)  # kept on the server for a reload (ui/store.py)
     if not from_editor:
         st.session_state.editor_version = st.session_state.get("editor_version", 0) + 1
+
+
+# -- the scenario the batch came from -------------------------------------------------------------
+def _signature(b: Batch) -> tuple[tuple[str, str], ...]:
+    return tuple((p.clip.key, p.caption) for p in b)
+
+
+def _scenario_batch(name: str) -> Batch:
+    """A shipped scenario's batch, remembered as this session's scenario (to say so on every page)."""
+    new = scenarios.load(name, LIMITS)
+    st.session_state.scenario = (name, _signature(new))
+    return new
+
+
+def load_scenario(name: str) -> None:
+    """Replace the batch with a shipped scenario."""
+    set_batch(_scenario_batch(name))
+
+
+def scenario() -> tuple[Scenario, bool] | None:
+    """The scenario the batch was loaded from and whether it has changed since (clips or captions); None
+    for a batch the user built or opened."""
+    held = st.session_state.get("scenario")
+    return None if held is None else (scenarios.get(held[0]), _signature(batch()) != held[1])
 
 
 def policy() -> str:

@@ -19,7 +19,7 @@ def preset_names() -> list[str]:
 
 def default_preset_index() -> int:
     """The demo world for the bundled checkpoint, ESC-50 for any other."""
-    return 0 if state.checkpoint_name() == BUNDLED else 1
+    return 0 if state.shared_checkpoint_name() == BUNDLED else 1  # a fine-tuned bundled one too
 
 
 def preset_labels(preset: str) -> list[str]:
