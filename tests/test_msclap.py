@@ -225,3 +225,19 @@ def test_finetune_heads_save_and_random_twin_work_for_msclap(tokenizers, tmp_pat
     twin = random_twin(ck)
     assert twin.model is not ck.model and twin.family == ck.family
     assert Embedder(twin).embed_texts(["a dog"]).shape == (1, 1024)
+
+
+@pytest.mark.parametrize("version", ["2023"])
+def test_a_registry_name_prefers_its_converted_folder(version, tokenizers, tmp_path, monkeypatch):
+    """With a converted folder in the cache, `msclap-2023` loads it (no pickle, no hub) even offline."""
+    from clap_core.msclap import converted_dir
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("CLAP_EXPLORER_CONVERTED", str(tmp_path / "converted"))
+    folder = _tiny_folder(version, tmp_path, tokenizers)
+    folder.rename(converted_dir(f"msclap-{version}").parent.mkdir(parents=True) or converted_dir(f"msclap-{version}"))
+    steps = []
+    ck = load_checkpoint(f"msclap-{version}", device="cpu", on_step=steps.append)
+    assert ck.name == f"msclap-{version}" and ck.source == str(converted_dir(f"msclap-{version}").resolve())
+    assert ck.family == f"msclap-{version}" and any("converted folder" in s for s in steps)
+    assert not any(".pth" in s for s in steps)

@@ -47,6 +47,38 @@ def offline_message(name: str, version) -> str:
             "convert --from msclap FILE --out DIR`")
 
 
+def converted_dir(name: str) -> Path:
+    """Where the converted (safetensors, no pickle) folder of a registry name is kept: CLAP_EXPLORER_CONVERTED
+    or ~/.cache/clap-explorer/converted, then the name."""
+    import os
+
+    root = os.environ.get("CLAP_EXPLORER_CONVERTED") or Path.home() / ".cache" / "clap-explorer" / "converted"
+    return Path(root) / name
+
+
+def _registry_weights(name: str, version, step) -> Path:
+    """A registry name's weights, preferring a converted folder: the cached one, else the hub's .pth converted
+    into the cache once (read weights-only); the .pth itself when the folder cannot be written."""
+    folder = converted_dir(name)
+    if is_msclap_folder(folder):
+        step(f"using the converted folder {folder}")
+        return folder
+    from ..checkpoints import offline_mode
+
+    if offline_mode():
+        from huggingface_hub import try_to_load_from_cache
+
+        if not isinstance(try_to_load_from_cache(HUB_REPO, version.hub_file), str):
+            raise MsClapError(offline_message(name, version))
+    step(f"loading the weights: {HUB_REPO}/{version.hub_file}")
+    path = hub_weights(version, offline_message(name, version))
+    step(f"converting them once to {folder} (safetensors: later loads read no pickle)")
+    try:
+        return convert(path, folder)
+    except OSError:  # a read-only cache: load the .pth weights-only this time
+        return path
+
+
 def load_msclap(name: str, device: str | None = None, precision: str = "auto",
                 on_step: Callable[[str], None] | None = None, tokenizer: str | Path | None = None):
     """Load MS-CLAP by registry name, .pth file or converted folder; eval mode, on ``device``, in ``precision``.
@@ -60,14 +92,7 @@ def load_msclap(name: str, device: str | None = None, precision: str = "auto",
     name = (name or "").strip()
     try:
         if name in REGISTRY_NAMES:
-            version = VERSIONS[REGISTRY_NAMES[name]]
-            if offline_mode():
-                from huggingface_hub import try_to_load_from_cache
-
-                if not isinstance(try_to_load_from_cache(HUB_REPO, version.hub_file), str):
-                    raise MsClapError(offline_message(name, version))
-            step(f"loading the weights: {HUB_REPO}/{version.hub_file}")
-            path = hub_weights(version, offline_message(name, version))
+            path = _registry_weights(name, VERSIONS[REGISTRY_NAMES[name]], step)
         else:
             path = Path(name).expanduser()
         step("reading the weights (weights only, no pickled objects)")
