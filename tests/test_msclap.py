@@ -241,3 +241,37 @@ def test_a_registry_name_prefers_its_converted_folder(version, tokenizers, tmp_p
     assert ck.name == f"msclap-{version}" and ck.source == str(converted_dir(f"msclap-{version}").resolve())
     assert ck.family == f"msclap-{version}" and any("converted folder" in s for s in steps)
     assert not any(".pth" in s for s in steps)
+
+
+def test_the_sidebar_picks_msclap_and_every_page_works_on_it(tokenizers, tmp_path, monkeypatch):
+    """In the app: msclap-2023 is in the picker; offline without its weights it says so and keeps bundled; with
+    its converted folder in the cache it loads, keeps the batch, and the Loss and Compare pages use it."""
+    import re
+
+    from streamlit.testing.v1 import AppTest
+
+    from clap_core.msclap import converted_dir
+    from conftest import ROOT
+
+    def plain(markdown: str) -> str:
+        return re.sub(r"\\(.)", r"\1", markdown)
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("CLAP_EXPLORER_CONVERTED", str(tmp_path / "converted"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
+    at.run()
+    picker = at.sidebar.selectbox(key="ck_choice")
+    assert {"msclap-2023", "msclap-2022"} <= set(picker.options)
+    picker.set_value("msclap-2023").run()
+    assert at.session_state.checkpoint == "bundled"
+    assert any("cannot download 'msclap-2023'" in plain(e.value) for e in at.sidebar.error)
+
+    target = converted_dir("msclap-2023")
+    target.parent.mkdir(parents=True)
+    _tiny_folder("2023", tmp_path, tokenizers).rename(target)
+    at.sidebar.selectbox(key="ck_choice").set_value("msclap-2023").run()
+    assert not at.exception and at.session_state.checkpoint == "msclap-2023" and len(at.session_state.batch) == 12
+    at.switch_page("pages/loss.py").run()
+    assert not at.exception and any(m.label.startswith("L =") for m in at.metric)
+    at.switch_page("pages/compare.py").run()  # A: msclap-2023 (44.1 kHz), B: bundled (48 kHz), the same clips
+    assert not at.exception and sum(m.label == "L" for m in at.metric) == 2
