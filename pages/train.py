@@ -51,7 +51,10 @@ def live() -> None:
     b[3].button("Use these weights", on_click=train.use, key="train-use", disabled=run is None or not run.tuner.steps)
     if ss.pop("train_whole_app", False):  # Reset or Use changed the checkpoint in use: the sidebar must say so
         st.rerun()
-    if run is not None and run.tuner.steps:
+    too_big = train.download_too_big()
+    if run is not None and run.tuner.steps and too_big:
+        b[4].button("Download", key="train-download", disabled=True, help=too_big)
+    elif run is not None and run.tuner.steps:
         file_name, zipped = train.download(run)
         b[4].download_button("Download", zipped, file_name=file_name, mime="application/zip", key="train-download",
                              on_click="ignore", help="The fine-tuned checkpoint as a save_pretrained folder, zipped: "

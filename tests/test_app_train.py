@@ -118,3 +118,18 @@ def test_a_batch_change_drops_the_run():
     at.button(key="train-start").click().run()  # a new run, on the shuffled batch
     tuner = at.session_state.train_run.tuner
     assert tuner.captions == at.session_state.batch.captions and tuner.steps == 3
+
+
+def test_hosted_download_is_off_for_a_checkpoint_too_big_to_zip_in_memory(monkeypatch):
+    import ui.train
+
+    monkeypatch.setenv("CLAP_EXPLORER_HOSTED", "1")
+    at = open_app("pages/train.py")
+    at.number_input(key="train-steps").set_value(2)
+    at.button(key="train-start").click().run()
+    assert at.get("download_button")  # the bundled checkpoint's zip is small: offered
+    monkeypatch.setattr(ui.train, "DOWNLOAD_MAX_HOSTED_M", 0.1)  # as if it were a full-size one
+    at.run()
+    assert not at.exception and not at.get("download_button")
+    off = at.button(key="train-download")
+    assert off.disabled and "would be built in its memory" in off.help

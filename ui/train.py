@@ -28,6 +28,7 @@ from clap_core.finetune import (
 )
 
 from . import state
+from .settings import hosted
 
 MAX_STEPS_PER_CLICK = 200  # a Start click takes at most this many steps
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
@@ -157,6 +158,19 @@ def use() -> None:
     run.used, run.pending = ck.name, 0
     ss.train_note = f"In use on every page: “{ck.name}”. Reset goes back to the checkpoint."
     ss.train_whole_app = True
+
+
+DOWNLOAD_MAX_HOSTED_M = 20.0  # parameters (millions) a hosted server zips in memory for Download
+
+
+def download_too_big() -> str | None:
+    """Why Download is off (hosted mode and a full-size checkpoint: its zip, ≈ 4 bytes a parameter, would be built
+    in the server's memory next to the model), or None."""
+    n = state.checkpoint().n_params / 1e6
+    if not hosted() or n <= DOWNLOAD_MAX_HOSTED_M:
+        return None
+    return (f"Off on this hosted server: the zip of a {n:.0f} M-parameter checkpoint (≈ {4 * n:.0f} MB) would be built in "
+            "its memory next to the model. Run the app locally, or use `python -m clap_core finetune … --save DIR`.")
 
 
 def download(run: Run) -> tuple[str, Callable[[], bytes]]:
