@@ -11,6 +11,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import streamlit as st  # noqa: E402
 
 from ui import sidebar, state  # noqa: E402
+from ui.actions import take_table_edits  # noqa: E402
 from ui.resources import warm_up  # noqa: E402
 from ui.scenarios import scenario_line  # noqa: E402
 
@@ -43,6 +44,7 @@ def main() -> None:
         loading.empty()
     warm_up(state.shared_checkpoint_name(), state.precision(), state.batch())
     sidebar.render()
+    take_table_edits()  # the Batch page's table edits of this run, before the line below counts them
     scenario_line()
     nav.run()
 

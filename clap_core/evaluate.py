@@ -165,6 +165,7 @@ def _csv_rows(path: Path, shown: str) -> list[dict]:
 
 def path_set(data: str, limits: SetLimits = CLI_LIMITS) -> LabelledSet:
     """A labelled set from a path: a zip (either layout), a CSV, a folder of label folders or one with clips.csv."""
+    data = str(Path(data).expanduser())
     path = Path(data)
     if path.is_file() and zipfile.is_zipfile(path):
         return zip_set(path, data, limits)

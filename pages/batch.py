@@ -36,6 +36,7 @@ pick = c1.selectbox("Scenario: a shipped batch that shows one thing", scenario_n
                     format_func=lambda n: get(n).title)
 c2.button("Load this scenario", key="load-scenario", on_click=lambda: actions.load_scenario(ss["scenario-pick"]),
           help="Replaces the batch (Download batch first to keep yours).")
+loaded = state.scenario()  # the table's edits of this run are in already (app.py takes them first)
 if loaded and loaded[0].name == pick:
     st.info(md(loaded[0].look_at) + (" *You have changed this batch since it was loaded.*" if loaded[1] else ""),
             icon=":material/school:")
@@ -81,7 +82,7 @@ if not len(items):
     st.info("The batch is empty: upload clips, record one, or add examples above.")
     st.stop()
 
-st.subheader(f"{len(items)} pairs")
+st.subheader(f"{len(items)} pair{'s' * (len(items) != 1)}")
 table = pd.DataFrame({
     "clip": items.names,
     "caption": items.captions,

@@ -33,16 +33,20 @@ if b_name == compare.CUSTOM:
     b_name = (ss.get("compare-custom-name") or "").strip()
     if not b_name:
         st.stop()
+problem = compare.check_name(b_name)
+if problem:
+    st.error(md(problem))
+    st.stop()
 line, allowed = compare.cost_line(b_name)
 st.caption(md(line))
 if not allowed:
     st.error(md(f"{b_name} is not loaded here: with {a_name} it would not fit in this server's memory. "
                 "Compare it with a bundled checkpoint, or run the app locally."))
     st.stop()
-if compare.needs_click(b_name) and not st.button(f"Load {b_name} as B", key="compare-load"):
-    st.info("B is a large checkpoint: loading it takes time and the memory stated above.")
+if compare.needs_click(b_name) and not st.button(f"Load {md(b_name)} as B", key="compare-load"):
+    st.info("Loading B takes time and memory (stated above when its size is known); it starts on the click.")
     st.stop()
-with st.spinner(f"Loading {b_name}…"):
+with st.spinner(f"Loading {md(b_name)}…"):
     problem = compare.load(b_name)
 if problem:
     st.error(md(problem))

@@ -62,7 +62,8 @@ if ev.running():
 
 ev.settle()
 if ss.get("ev_error"):
-    st.error(md(ss.ev_error))
+    earlier = " The result below is the previous run's." if ss.get("ev_result") else ""
+    st.error(md(ss.ev_error.rstrip(".") + "." if earlier else ss.ev_error) + earlier)
 res = ev.result()
 if res is None:
     st.stop()

@@ -74,6 +74,24 @@ def load_scenario(name: str = DEFAULT_SCENARIO) -> None:
     _say(("ok", f"Loaded the scenario “{get(name).title}”: {len(state.batch())} pairs."))
 
 
+def take_table_edits() -> None:
+    """Apply the Batch page's table edits of this run (the editor's edited rows, in session state) before
+    anything is drawn, so that every line drawn before the table (the scenario line) already counts them. The
+    page's own ``apply_edits`` with the table's values then finds nothing left to change."""
+    ss = st.session_state
+    delta = ss.get(f"editor-{ss.get('editor_version', 0)}")
+    if not isinstance(delta, dict) or not delta.get("edited_rows"):
+        return
+    items = state.batch()
+    captions, labels = list(items.captions), list(items.labels)
+    for row, change in delta["edited_rows"].items():
+        r = int(row)
+        if 0 <= r < len(items):
+            captions[r] = change.get("caption", captions[r])
+            labels[r] = change.get("true label", labels[r])
+    apply_edits(captions, labels)
+
+
 def apply_edits(captions: list, labels: list) -> None:
     """Take the table's captions and labels (None → ''); the table keeps its key, so typing is not lost."""
     items = state.batch()
@@ -120,6 +138,7 @@ def restore() -> None:
 def clear() -> None:
     """Empty the batch."""
     state.set_batch(state.batch().clear())
+    state.forget_scenario()
     _say()
 
 
@@ -171,6 +190,7 @@ def open_batch(key: str) -> None:
         return
     notes = _apply_settings(settings)  # first: the batch is saved for a reload with them
     state.set_batch(new)
+    state.forget_scenario()
     _report(outcomes, f"Opened {upload.name} with", *notes)
     if not len(new):
         ss.messages.append(("info", f"{upload.name} holds no clips: the batch is empty."))

@@ -15,9 +15,11 @@ from clap_core.checkpoints import (
     BUNDLED,
     BUNDLED_CLASSES,
     KNOWN_CHECKPOINTS,
+    CheckpointError,
     count_parameters,
     known,
     params_millions,
+    resolve,
 )
 from clap_core.compare import (
     HOSTED_MB,
@@ -28,6 +30,7 @@ from clap_core.compare import (
     shared_range,
     weights_mb,
 )
+from clap_core.msclap import is_msclap
 from clap_core.zeroshot import ZeroShotResult, zero_shot
 
 from . import state, text
@@ -70,6 +73,18 @@ def params_of(name: str) -> float | None:
         return count_parameters(folder) / 1e6 if (folder / "model.safetensors").is_file() else None
     except Exception:  # an unreadable header: the load will say what is wrong
         return None
+
+
+def check_name(name: str) -> str | None:
+    """Why ``name`` cannot be a checkpoint (a missing folder, a file, no config.json, …), before offering to load
+    it; None when it may be one (a hub id is only checked by loading it)."""
+    if name in state.own_checkpoints() or known(name) or is_msclap(name):
+        return None
+    try:
+        resolve(name)
+    except CheckpointError as e:
+        return f"B cannot be loaded: {e}."
+    return None
 
 
 def cost_line(name: str) -> tuple[str, bool]:

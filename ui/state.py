@@ -169,8 +169,14 @@ def _scenario_batch(name: str) -> Batch:
 
 
 def load_scenario(name: str) -> None:
-    """Replace the batch with a shipped scenario."""
+    """Replace the batch with a shipped scenario (the Batch page's picker follows it)."""
     set_batch(_scenario_batch(name))
+    st.session_state["scenario-pick"] = name
+
+
+def forget_scenario() -> None:
+    """The batch is the user's own now (cleared, or opened from a file): no scenario line."""
+    st.session_state.scenario = None
 
 
 def scenario() -> tuple[Scenario, bool] | None:

@@ -59,7 +59,8 @@ def sweep_figure(sw: TauSweep, tau_checkpoint: float, tau_now: float, loss_now: 
 def _wrong(sw: TauSweep) -> str:
     rows = ", ".join(str(i + 1) for i in sw.wrong_rows) or "none"
     cols = ", ".join(str(i + 1) for i in sw.wrong_cols) or "none"
-    return f"captions whose own clip is not their best match: {rows}; clips whose own caption is not: {cols}"
+    return (f"captions whose own clip scores below another clip: {rows}; clips whose own caption scores below another "
+            f"caption: {cols} (ties, as with a duplicate clip, are not counted here)")
 
 
 def sweep_section(res: ContrastiveResult) -> None:
@@ -77,8 +78,9 @@ def sweep_section(res: ContrastiveResult) -> None:
                 "caption's own clip is its best match and every clip's own caption is its, so a larger τ only sharpens "
                 "the right answers.")
     elif sw.at_lower_bound:
-        best = (f"L is lowest at the smallest τ tried, {sw.best_tau:g} (L = {sw.best_loss:.4f}): on this batch every "
-                "sharpening hurts more than it helps — the model ranks too many pairs wrongly.")
+        best = (f"L is lowest at the smallest τ tried, {sw.best_tau:g} (L = {sw.best_loss:.4f}): on this batch "
+                "sharpening gains nothing — pairs that lose their row or column cost more as τ grows, and identical "
+                "clips or captions (duplicates) keep a floor no τ removes.")
     else:
         best = (f"L is lowest at **τ\\* = {sw.best_tau:.3f}** (L = {sw.best_loss:.4f}); the checkpoint's τ = "
                 f"{ck_tau:.2f} gives L = {loss_at(res.cosine, ck_tau):.4f}.")
