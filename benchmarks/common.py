@@ -11,8 +11,10 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,3 +232,27 @@ def full_size_folder() -> Iterator[Path]:
     """A temporary folder holding a full-size random-weight checkpoint (built here, removed afterwards)."""
     with tempfile.TemporaryDirectory(prefix="clap-full-size-") as tmp:
         yield save_full_size(Path(tmp))
+
+
+def streamlit_command(port: int) -> list[str]:
+    """`streamlit run app.py` headless on ``port``, no file watcher, no usage stats (servers of benchmarks and tests)."""
+    return [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
+
+
+def wait_healthy(url: str, tries: int = 240) -> bool:
+    """Poll Streamlit's health endpoint every 0.5 s until it answers ok; False if it never does."""
+    for _ in range(tries):
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
+                return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of a process, MB (10⁶ bytes)."""
+    with open(f"/proc/{pid}/status") as f:
+        kb = {ln.split(":")[0]: int(ln.split()[1]) for ln in f if ln.startswith(("VmRSS:", "VmHWM:"))}
+    return kb["VmRSS"] * 1024 / 1e6, kb["VmHWM"] * 1024 / 1e6

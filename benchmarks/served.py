@@ -22,11 +22,10 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from .common import ROOT, Timing, fmt_ms, heading, proc_cpu_seconds, table
+from .common import ROOT, Timing, fmt_ms, heading, memory_mb, proc_cpu_seconds, streamlit_command, table, wait_healthy
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
@@ -60,13 +59,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def memory_mb(pid: int) -> tuple[float, float]:
-    """(VmRSS, VmHWM) of a process, MB (10⁶ bytes)."""
-    with open(f"/proc/{pid}/status") as f:
-        kb = {ln.split(":")[0]: int(ln.split()[1]) for ln in f if ln.startswith(("VmRSS:", "VmHWM:"))}
-    return kb["VmRSS"] * 1024 / 1e6, kb["VmHWM"] * 1024 / 1e6
-
-
 @contextlib.contextmanager
 def server(checkpoint: str = "") -> Iterator[tuple[str, int]]:
     """A fresh `streamlit run app.py` on a free port, opening new sessions on ``checkpoint`` (default bundled);
@@ -77,19 +69,10 @@ def server(checkpoint: str = "") -> Iterator[tuple[str, int]]:
                "CLAP_EXPLORER_CHECKPOINT": checkpoint}
         env.pop("OMP_WAIT_POLICY", None)  # the app sets its own default, as on a deployment
         log = tempfile.TemporaryFile(mode="w+")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.headless", "true", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(streamlit_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
         url = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(240):
-                try:
-                    if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
-                        break
-                except OSError:
-                    time.sleep(0.5)
-            else:
+            if not wait_healthy(url):
                 log.seek(0)
                 raise RuntimeError("streamlit did not start: " + log.read()[-2000:])
             yield url, proc.pid

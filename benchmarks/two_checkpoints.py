@@ -16,13 +16,12 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+from .common import full_size_folder, machine_lines, memory_mb  # noqa: E402
+
 
 def _status(field: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field):
-                return int(line.split()[1]) / 1024  # MB
-    return float("nan")
+    rss, peak = memory_mb(os.getpid())
+    return rss if field == "VmRSS" else peak
 
 
 def main() -> None:
@@ -34,7 +33,6 @@ def main() -> None:
     from clap_core.embed import Embedder
     from clap_core.evaluate import demo_world_set, evaluate
 
-    from .common import full_size_folder, machine_lines
 
     print("\n".join(machine_lines()))
     print(f"after imports: RSS {_status('VmRSS'):.0f} MB")

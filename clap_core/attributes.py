@@ -145,8 +145,8 @@ def evaluate_held_out(checkpoints: Sequence, per_class: int = EVAL_PER_CLASS,
         emb = Embedder(ck, batch_size=16)
         attributes = _class_figures(emb, E_all[:n], worlds["attributes"], ck.tau)
         classes = _class_figures(emb, E_all[n : 2 * n], worlds["classes"], ck.tau)
-        rows, cols = pair_choices(emb.embed_texts([c.caption for c in pair_clips]), E_all[2 * n :])
-        which = np.repeat([p.attribute for p in pairs], 2)
+        twins = twin_accuracy(emb.embed_texts([c.caption for c in pair_clips]), E_all[2 * n :],
+                              [(2 * j, 2 * j + 1, p.attribute) for j, p in enumerate(pairs)])
         reports.append({
             "eval_seed": EVAL_SEED,
             "eval_clips": n,
@@ -154,14 +154,10 @@ def evaluate_held_out(checkpoints: Sequence, per_class: int = EVAL_PER_CLASS,
             "batch_size": k,
             "chance_loss": math.log(k),
             "attribute_pairs_seed": PAIRS_SEED,
-            "attribute_pairs": len(pairs),
-            "attribute_accuracy_rows": float(rows.mean()),
-            "attribute_accuracy_columns": float(cols.mean()),
-            "attribute_accuracy_by_attribute": {
-                a: {"pairs": int((which == a).sum() // 2), "rows": float(rows[which == a].mean()),
-                    "columns": float(cols[which == a].mean())}
-                for a in demo_world.ATTRIBUTE_WORDS
-            },
+            "attribute_pairs": twins["pairs"],
+            "attribute_accuracy_rows": twins["rows"],
+            "attribute_accuracy_columns": twins["columns"],
+            "attribute_accuracy_by_attribute": twins["by_attribute"],
             "classes_world": {"eval_clips": n, **classes},
             "tau": ck.tau,
         })

@@ -285,7 +285,7 @@ def demo_world_set(seed: int, n: int, world: str = "classes") -> LabelledSet:
 
     def generated() -> Iterator:
         if world == "pairs":  # twins, consecutive: the first n clips of attribute_pairs(seed, k)
-            yield from (c for p in demo_world.attribute_pairs(seed, per_attribute) for c in p.clips)
+            yield from demo_world.world_clips(seed, per_attribute, "pairs")
             return
         rng = np.random.default_rng(seed)  # one generator drawn in order: generate()'s loop, a clip at a time
         for i in range(n):

@@ -28,20 +28,19 @@ st.caption(
 )
 
 scenario_names = [sc.name for sc in SCENARIOS]
-loaded = state.scenario()
+loaded = state.scenario()  # the table's edits of this run are in already (app.py takes them first)
 if "scenario-pick" not in ss:
     ss["scenario-pick"] = loaded[0].name if loaded else DEFAULT_SCENARIO
 c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-pick = c1.selectbox("Scenario: a shipped batch that shows one thing", scenario_names, key="scenario-pick",
-                    format_func=lambda n: get(n).title)
+scenario_pick = c1.selectbox("Scenario: a shipped batch that shows one thing", scenario_names, key="scenario-pick",
+                             format_func=lambda n: get(n).title)
 c2.button("Load this scenario", key="load-scenario", on_click=lambda: actions.load_scenario(ss["scenario-pick"]),
           help="Replaces the batch (Download batch first to keep yours).")
-loaded = state.scenario()  # the table's edits of this run are in already (app.py takes them first)
-if loaded and loaded[0].name == pick:
+if loaded and loaded[0].name == scenario_pick:
     st.info(md(loaded[0].look_at) + (" *You have changed this batch since it was loaded.*" if loaded[1] else ""),
             icon=":material/school:")
 else:
-    st.caption(md(get(pick).look_at))
+    st.caption(md(get(scenario_pick).look_at))
 
 up, rec, ex, bf = st.tabs(["Upload clips", "Record", "Examples", "Batch file"])
 with up:
@@ -91,14 +90,13 @@ table = pd.DataFrame({
     "source rate": [p.info.source_rate for p in items],
     "channels": [p.info.channels for p in items],
 }, index=pd.RangeIndex(1, len(items) + 1, name="#"))
-edited = st.data_editor(
+st.data_editor(
     table, key=f"editor-{ss.get('editor_version', 0)}", width="stretch", num_rows="fixed",
     disabled=["clip", "seconds", "source rate", "channels"],
     column_config={"caption": st.column_config.TextColumn("caption (edit me)", width="large"),
                    "true label": st.column_config.TextColumn(help="optional; used for zero-shot accuracy")},
 )
-actions.apply_edits(list(edited["caption"]), list(edited["true label"]))
-items = state.batch()
+items = state.batch()  # the table's edits are in already: app.py takes them before anything is drawn
 for note in state.caption_notes(items):
     st.warning(note, icon=":material/short_text:")
 

@@ -10,12 +10,11 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
+from benchmarks.common import streamlit_command, wait_healthy
 from conftest import ROOT
 from media import all_formats, encode_soundfile, real_clip
 
@@ -38,18 +37,10 @@ def streamlit_server():
     """A fresh `streamlit run app.py` process; yields its URL; fails the test on a traceback in its log."""
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "CLAP_EXPLORER_HOSTED": "", "CLAP_EXPLORER_CHECKPOINT": ""}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(streamlit_command(port), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
+    if not wait_healthy(url):
         proc.kill()
         pytest.fail("streamlit did not start: " + (proc.stdout.read() if proc.stdout else ""))
     try:

@@ -76,8 +76,8 @@ def load_scenario(name: str = DEFAULT_SCENARIO) -> None:
 
 def take_table_edits() -> None:
     """Apply the Batch page's table edits of this run (the editor's edited rows, in session state) before
-    anything is drawn, so that every line drawn before the table (the scenario line) already counts them. The
-    page's own ``apply_edits`` with the table's values then finds nothing left to change."""
+    anything is drawn, so that every line drawn before the table (the scenario line) already counts them. This is
+    the one place table edits reach the batch."""
     ss = st.session_state
     delta = ss.get(f"editor-{ss.get('editor_version', 0)}")
     if not isinstance(delta, dict) or not delta.get("edited_rows"):
