@@ -14,11 +14,14 @@ from ui import sidebar, state  # noqa: E402
 from ui.actions import take_table_edits  # noqa: E402
 from ui.resources import warm_up  # noqa: E402
 from ui.scenarios import scenario_line  # noqa: E402
+from ui.settings import hosted  # noqa: E402
 
 
 def main() -> None:
     """Set up the page, this session's state (the default scenario's batch on first open) and the navigation."""
     st.set_page_config(page_title="CLAP Explorer", page_icon="🎧", layout="wide")
+    if hosted():  # a second line of defence: an uncaught error shows no traceback or server path to visitors
+        st.set_option("client.showErrorDetails", "none")
     nav = st.navigation({
         "The batch and its loss": [
             st.Page("pages/batch.py", title="Batch", icon=":material/library_music:", default=True),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,19 @@ class FileOutcome:
         return f"{self.name}: added" if self.added else f"{self.name}: not added — {self.reason}"
 
 
+def visible_name(name: str) -> str:
+    """A file name with its invisible characters shown: controls (NUL, newlines) and format characters (the bidi
+    overrides such as U+202E, zero-width ones) become ⟨U+XXXX⟩, so one name cannot pass for another on the page."""
+    return "".join(f"⟨U+{ord(ch):04X}⟩" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in str(name))
+
+
+def over_limit(size: int, limit_bytes: int) -> str:
+    """'26.3 MB is over the limit of 25 MB per file', in bytes when MB would round to the limit itself."""
+    if float(f"{size / 1e6:.1f}") > limit_bytes / 1e6:
+        return f"{size / 1e6:.1f} MB is over the limit of {limit_bytes / 1e6:g} MB per file"
+    return f"{size:,} bytes is over the limit of {limit_bytes / 1e6:g} MB ({limit_bytes:,} bytes) per file".replace(",", " ")
+
+
 def default_caption(name: str) -> str:
     """A starting caption from a file name: 'dog-bark_01.wav' → 'dog bark 01'."""
     stem = name.rsplit(".", 1)[0]
@@ -102,7 +116,7 @@ def read_clip(name: str, source: bytes | str | os.PathLike, limits: Limits = LIM
     Any failure of a decoder becomes an AudioError for that file, never an escaping exception."""
     size = _size(source)
     if size is not None and size > limits.max_file_bytes:
-        raise AudioError(name, f"{size / 1e6:.1f} MB is over the limit of {limits.max_file_mb} MB per file")
+        raise AudioError(name, over_limit(size, limits.max_file_bytes))
     try:
         return decode(source, name=name, max_seconds=limits.max_seconds)
     except AudioError:
@@ -173,6 +187,7 @@ class Batch:
         (aligned with ``files``) go with the files that are added; a missing caption comes from the name."""
         pairs, outcomes, next_id = list(self.pairs), [], self.next_id
         for k, (name, src) in enumerate(files):
+            name = visible_name(name)
             if len(pairs) >= self.limits.max_clips:
                 outcomes.append(FileOutcome(name, False, f"the batch is full ({self.limits.max_clips} clips at most)"))
                 continue

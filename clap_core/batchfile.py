@@ -14,18 +14,20 @@ format read from the content), with captions from the file names.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
-import math
 import os
 import re
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from .batch import LIMITS, Batch, FileOutcome, Limits, Pair
+from .batch import LIMITS, Batch, FileOutcome, Limits, Pair, over_limit
+from .contrastive import check_tau
 from .features import LONG_CLIP_POLICIES
+from .tables import csv_text, unescape_cell
 
 FORMAT = 1  # settings.json "format": what this module writes and reads
 CSV_NAME, SETTINGS_NAME = "batch.csv", "settings.json"
@@ -72,17 +74,15 @@ def clip_bytes(pair: Pair) -> tuple[bytes, str]:
 def write_batch_zip(batch: Batch, settings: dict) -> bytes:
     """The batch as a zip: clips/NN-<name> (the clips as uploaded), batch.csv and settings.json."""
     buf = io.BytesIO()
-    rows = io.StringIO()
-    writer = csv.writer(rows, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    rows = []
     width = max(2, len(str(len(batch))))
     with zipfile.ZipFile(buf, "w") as zf:
         for i, pair in enumerate(batch, start=1):
             data, name = clip_bytes(pair)
             member = _member_name(i, width, name)
             zf.writestr(zipfile.ZipInfo(member, _ZIP_TIME), data, compress_type=zipfile.ZIP_STORED)
-            writer.writerow([member, pair.name, pair.caption, pair.label, pair.source])
-        text = {CSV_NAME: rows.getvalue(),
+            rows.append([member, pair.name, pair.caption, pair.label, pair.source])
+        text = {CSV_NAME: csv_text(CSV_COLUMNS, rows),  # text cells escaped for spreadsheets, unescaped on reading
                 SETTINGS_NAME: json.dumps({**settings, "format": FORMAT}, indent=2, ensure_ascii=False) + "\n"}
         for member, body in text.items():
             zf.writestr(zipfile.ZipInfo(member, _ZIP_TIME), body.encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED)
@@ -96,7 +96,32 @@ def _unsafe(name: str) -> bool:
             or ".." in PurePosixPath(name).parts)
 
 
-def _open_zip(data: bytes | str | os.PathLike) -> zipfile.ZipFile:
+_EOCD, _EOCD64, _LOCATOR64 = b"PK\x05\x06", b"PK\x06\x06", b"PK\x06\x07"
+CENTRAL_BYTES_PER_ENTRY = 4096  # a generous bound on one central-directory record (46 bytes + name + extras)
+
+
+def _directory_size(f) -> tuple[int, int] | None:
+    """(entries, bytes) the zip's end record declares for its central directory, read from the file's last 64 KB
+    (and the ZIP64 end record where the short one is saturated); None when there is no end record."""
+    f.seek(0, os.SEEK_END)
+    size = f.tell()
+    f.seek(max(0, size - 22 - 65_535))
+    tail = f.read()
+    at = tail.rfind(_EOCD)
+    if at < 0 or len(tail) - at < 22:
+        return None
+    entries, cd_bytes = int.from_bytes(tail[at + 10 : at + 12], "little"), int.from_bytes(tail[at + 12 : at + 16], "little")
+    if (entries == 0xFFFF or cd_bytes == 0xFFFFFFFF) and at >= 20 and tail[at - 20 : at - 16] == _LOCATOR64:
+        f.seek(int.from_bytes(tail[at - 12 : at - 4], "little"))
+        rec = f.read(56)
+        if len(rec) == 56 and rec[:4] == _EOCD64:
+            entries, cd_bytes = int.from_bytes(rec[32:40], "little"), int.from_bytes(rec[40:48], "little")
+    return entries, cd_bytes
+
+
+def _open_zip(data: bytes | str | os.PathLike, max_entries: int | None = None, what: str = "") -> zipfile.ZipFile:
+    """The zip, opened; with ``max_entries``, refused from its end record before its entry list is read (a zip of a
+    million entries costs no time or memory to refuse; ``what`` names whose limit it is)."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         source = io.BytesIO(bytes(data))
     else:
@@ -105,7 +130,15 @@ def _open_zip(data: bytes | str | os.PathLike) -> zipfile.ZipFile:
             raise BatchFileError("is a folder, not a zip file" if path.is_dir() else "no such file")
         source = path
     try:
+        if max_entries is not None:
+            with (source.open("rb") if isinstance(source, Path) else contextlib.nullcontext(source)) as f:
+                declared = _directory_size(f)
+            if declared and (declared[0] > max_entries or declared[1] > max_entries * CENTRAL_BYTES_PER_ENTRY):
+                raise BatchFileError(f"the zip declares {declared[0]} entries in a {declared[1]:,}-byte directory; "
+                                     f"{what} has at most {max_entries} entries".replace(",", " "))
         return zipfile.ZipFile(source)
+    except BatchFileError:
+        raise
     except OSError as e:
         raise BatchFileError(f"cannot be read ({e.strerror or e})") from None
     except Exception:  # BadZipFile, or a damaged directory another way: untrusted input never escapes
@@ -125,13 +158,16 @@ class _Reader:
     def read(self, info: zipfile.ZipInfo, limit: int) -> bytes:
         """The member's bytes; BatchFileError past the total limit, _Unread (its reason) past ``limit``."""
         if info.file_size > limit:
-            raise _Unread(f"{info.file_size / 1e6:.1f} MB is over the limit of {limit / 1e6:g} MB per file")
+            raise _Unread(over_limit(info.file_size, limit))
+        if info.flag_bits & 0x1:
+            raise _Unread("is encrypted (password-protected) in the zip; zip it again without a password")
         cap = min(limit, self.left)
         try:
             with self.zf.open(info) as f:
                 data = f.read(cap + 1)  # never inflates more than one byte past the cap
         except Exception as e:  # bad CRC, damaged deflate data, encrypted, unknown compression
-            raise _Unread(f"could not be unpacked from the zip ({str(e).rstrip('.') or type(e).__name__})") from None
+            detail = re.sub(r"<[^<>]*>", "", str(e)).strip(" .") or type(e).__name__  # no object reprs
+            raise _Unread(f"could not be unpacked from the zip ({detail})") from None
         if len(data) > self.left:
             raise BatchFileError(TOO_BIG)
         if len(data) > limit:
@@ -169,13 +205,14 @@ def zip_members(zf: zipfile.ZipFile, max_entries: int, what: str) -> dict[str, z
 
 
 def _settings(text: str | None) -> dict:
-    """The settings a batch file carries, checked: checkpoint (str), policy (a long-clip policy), tau (a positive
-    number, or None for the checkpoint's own); a key is left out when the file lacks it or its value is unusable."""
+    """The settings a batch file carries, checked: checkpoint (str), policy (a long-clip policy), tau (a number in
+    TAU_RANGE, or None for the checkpoint's own); a key is left out when the file lacks it or its value is unusable,
+    and a τ outside the range is named under ``tau_refused`` (one line) instead of taken."""
     if text is None:
         return {}
     try:
         raw = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # also: nesting deeper than the parser's stack
         raise BatchFileError(f"{SETTINGS_NAME} is not valid JSON") from None
     if not isinstance(raw, dict):
         raise BatchFileError(f"{SETTINGS_NAME} is not a JSON object")
@@ -186,11 +223,14 @@ def _settings(text: str | None) -> dict:
         out["checkpoint"] = raw["checkpoint"].strip()
     if raw.get("policy") in LONG_CLIP_POLICIES:
         out["policy"] = raw["policy"]
-    tau = raw.get("tau", 0)
-    if tau is None:
-        out["tau"] = None
-    elif isinstance(tau, (int, float)) and not isinstance(tau, bool) and math.isfinite(tau) and tau > 0:
-        out["tau"] = float(tau)
+    if "tau" in raw:
+        if raw["tau"] is None:
+            out["tau"] = None
+        else:
+            try:
+                out["tau"] = check_tau(raw["tau"], f"τ in {SETTINGS_NAME}")
+            except ValueError as e:
+                out["tau_refused"] = f"{e}; it was not used"
     return out
 
 
@@ -221,8 +261,10 @@ def _rows(text: str, members: dict[str, zipfile.ZipInfo], limits: Limits, base: 
             if base + file not in members:
                 raise BatchFileError(f"{CSV_NAME} row {k} names {file!r}, which is not in the zip" if file
                                      else f"{CSV_NAME} row {k} has no file")
-            rows.append({"file": base + file, "name": (row.get("name") or "").strip() or PurePosixPath(file).name,
-                         "caption": row.get("caption") or "", "label": (row.get("label") or "").strip(),
+            rows.append({"file": base + file,
+                         "name": unescape_cell((row.get("name") or "").strip()) or PurePosixPath(file).name,
+                         "caption": unescape_cell(row.get("caption") or ""),
+                         "label": unescape_cell((row.get("label") or "").strip()),
                          "source": row.get("source") if row.get("source") in SOURCES else "upload"})
     except csv.Error as e:  # a field over the csv module's limit, …
         raise BatchFileError(f"{CSV_NAME} is not a readable CSV ({e})") from None
@@ -244,7 +286,7 @@ def read_batch_zip(data: bytes | str | os.PathLike,
                    limits: Limits = LIMITS) -> tuple[Batch, list[FileOutcome], dict]:
     """Open a batch file (bytes or a path): (the batch, one outcome per clip, its settings — those of
     {checkpoint, policy, tau} it holds); BatchFileError with a one-line reason when the file cannot be used."""
-    with _open_zip(data) as zf:
+    with _open_zip(data, MAX_MEMBERS, "a batch file") as zf:
         members = zip_members(zf, MAX_MEMBERS, "a batch file")
         total = min(MAX_UNPACKED_MB * 1_000_000, limits.max_clips * limits.max_file_bytes)
         reader = _Reader(zf, total)

@@ -1,4 +1,5 @@
-"""Command line: ``python -m clap_core {batch,sweep,finetune,zero-shot,evaluate,demo-world,train-demo,checkpoints,convert}``.
+"""Command line: ``python -m clap_core {batch,sweep,finetune,zero-shot,retrieval,evaluate,demo-world,train-demo,scenarios,
+checkpoints,convert}``.
 
 Unreadable input ends with exit code 2 and one line on stderr naming the file and the reason; with
 ``--skip-bad`` the rest is processed and the bad files are listed under ``skipped``.
@@ -26,6 +27,7 @@ from .checkpoints import (
     load_checkpoint,
     params_millions,
 )
+from .contrastive import TAU_RANGE, check_tau
 from .demo_world import DEFAULT_TEMPLATE
 from .features import DEFAULT_POLICY, LONG_CLIP_POLICIES, describe_windowing
 from .finetune import MAX_STEPS as FINETUNE_MAX_STEPS
@@ -75,6 +77,18 @@ def _whole(lo: int, hi: int | None = None):
 _positive_int = _whole(1)
 
 
+def _tau(text: str) -> float:
+    """An argparse type: a τ inside the one valid range (clap_core.contrastive.TAU_RANGE)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number (τ), got {text!r}") from None
+    try:
+        return check_tau(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _quiet_libraries() -> None:
     import warnings
 
@@ -110,20 +124,61 @@ def _read(paths: list[str], args) -> tuple[list, list[dict]]:
     return clips, _skipped(outcomes, args)
 
 
-def _from_batch_file(args, instead: tuple[str, ...]) -> tuple[Batch, list[FileOutcome], dict] | None:
-    """The batch file of --batch, read: (batch, one outcome per clip, its settings); None without --batch.
-    A UsageError when --batch comes with the flags it replaces (``instead``), or neither is given."""
+def _from_batch_file(args, instead: tuple[str, ...]) -> tuple[Batch, list[FileOutcome], dict | None] | None:
+    """The batch of --batch or --scenario, read: (batch, one outcome per clip, the file's settings or None); None
+    when neither is given. A UsageError when more than one source is given (``instead`` names the flags a batch
+    replaces), or none."""
     flags = " and ".join(f"--{name}" for name in instead)
-    if args.batch is None:
+    given = [f for f, v in (("--batch", args.batch), ("--scenario", args.scenario)) if v is not None]
+    if not given:
         if not all(getattr(args, name) for name in instead):
-            raise UsageError(f"give {flags}, or --batch")
+            raise UsageError(f"give {flags}, or --batch, or --scenario")
         return None
+    if len(given) > 1:
+        raise UsageError("--batch and --scenario are both sources of clips: give one")
     if any(getattr(args, name) for name in instead):
-        raise UsageError(f"--batch replaces {flags}: give one or the other")
+        raise UsageError(f"{given[0]} replaces {flags}: give one or the other")
+    if args.scenario is not None:
+        from . import scenarios
+
+        return scenarios.load(args.scenario, _limits(args)), [], None
     try:
         return read_batch_zip(args.batch, _limits(args))
     except BatchFileError as e:
         raise UsageError(f"{args.batch}: {e}") from None
+
+
+def _writable_file(path: str) -> None:
+    """Before any work: ``path`` can be written as a file (its folder exists, it is not a folder, not a system file
+    the process may not write); a UsageError in one line otherwise. A file this creates to try is removed again."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise UsageError(f"{path}: is a folder; give a file name")
+    existed = target.exists()
+    try:
+        with target.open("a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        raise UsageError(f"{path}: cannot be written ({e.strerror or e})") from None
+    if not existed:
+        target.unlink(missing_ok=True)
+
+
+def _writable_folder(path: str) -> None:
+    """Before any work: ``path`` is a new or empty folder that can be written (a save never overwrites a folder's
+    files); a UsageError in one line otherwise."""
+    target = Path(path).expanduser()
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{path}: is a file, not a folder")
+    if target.is_dir() and any(target.iterdir()):
+        raise UsageError(f"{path}: the folder is not empty; give a new or empty folder (nothing is overwritten)")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        probe = target / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"{path}: cannot be written ({e.strerror or e})") from None
 
 
 def _clip_record(clip, ck, policy: str) -> dict:
@@ -193,6 +248,8 @@ def _batch_report(ck, batch: Batch, E_t: np.ndarray, E_a: np.ndarray, policy: st
 
 
 def cmd_batch(args) -> int:
+    if args.save_embeddings:
+        _writable_file(args.save_embeddings)
     ck, batch, E_t, E_a, skipped, settings = _embedded_pairs(args)
     tau = ck.tau if args.tau is None else args.tau
     res, payload, lines = _batch_report(ck, batch, E_t, E_a, args.policy, tau)
@@ -213,10 +270,48 @@ def cmd_sweep(args) -> int:
     sw = sweep_tau(cosine_matrix(E_t, E_a), args.taus)
     payload = {"checkpoint": ck.name, "n": len(batch), "tau_checkpoint": ck.tau, **sw.to_dict(), "skipped": skipped}
     lines = [f"checkpoint {ck.name}  N={len(batch)}  chance log N={sw.chance:.4f}  τ of the checkpoint {ck.tau:.4f}",
-             f"best τ {sw.best_tau:.4f}  L {sw.best_loss:.4f}" + ("  (the top of the range)" if sw.at_upper_bound else "")]
+             f"best τ {sw.best_tau:.4f}  L {_loss_text(sw.best_loss)}" + _where(sw)]
     lines += [f"  τ {t:10.4f}  loss_text {lt:.4f}  loss_audio {la:.4f}  loss {lo:.4f}"
               for t, lt, la, lo in zip(sw.tau, sw.loss_text, sw.loss_audio, sw.loss)]
     lines += [f"skipped {s['file']}: {s['reason']}" for s in skipped]
+    _emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def _loss_text(value: float) -> str:
+    """A loss to 4 decimals, or in scientific notation when it is positive but would print as 0.0000."""
+    return f"{value:.4f}" if value == 0 or value >= 5e-5 else f"{value:.3g}"
+
+
+def _where(sw) -> str:
+    """Where τ* sits in the range searched, in words (nothing for an inner minimum)."""
+    if len(sw.tau) == 1:
+        return "  (the only τ given)"
+    if sw.at_upper_bound:
+        return "  (the top of the range)"
+    if sw.at_lower_bound:
+        return "  (the bottom of the range)"
+    return ""
+
+
+def cmd_retrieval(args) -> int:
+    from .contrastive import cosine_matrix
+    from .retrieval import TIE_RULE, partner_ranks, retrieval_metrics
+
+    ck, batch, E_t, E_a, skipped, _ = _embedded_pairs(args)
+    cos = cosine_matrix(E_t, E_a)
+    metrics = retrieval_metrics(cos)
+    rows, cols = partner_ranks(cos)
+    payload = {"checkpoint": ck.name, "tau": ck.tau, "captions": batch.captions, "clips": batch.names, **metrics,
+               "rank_of_clip_text_to_audio": rows.tolist(), "rank_of_caption_audio_to_text": cols.tolist(),
+               "tie_rule": TIE_RULE, "skipped": skipped}
+    lines = [f"checkpoint {ck.name}  N={len(batch)}"]
+    for d, words in (("text_to_audio", "text → audio (a caption finds its clip)"),
+                     ("audio_to_text", "audio → text (a clip finds its caption)")):
+        lines.append(f"{words}:  " + "  ".join(f"{m} {metrics[f'{d}_{m}']:.3f}" for m in ("R@1", "R@5", "R@10", "mAP")))
+    lines += [f"  [{i}] {c!r:40.40} ↔ {n}:  rank of its clip {r}, rank of its caption {k}"
+              for i, (c, n, r, k) in enumerate(zip(batch.captions, batch.names, rows, cols))]
+    lines += [f"tie rule: {TIE_RULE}"] + [f"skipped {s['file']}: {s['reason']}" for s in skipped]
     _emit(args, payload, "\n".join(lines))
     return 0
 
@@ -225,6 +320,8 @@ def cmd_finetune(args) -> int:
     from .embed import Embedder
     from .finetune import FineTuner, FinetuneSettings, save_pretrained
 
+    if args.save:
+        _writable_folder(args.save)
     ck, batch, skipped, _ = _read_pairs(args)
     emb = Embedder(ck)
     settings = FinetuneSettings(lr=args.lr, train=args.train, seed=args.seed, holdout=args.holdout)
@@ -254,8 +351,11 @@ def cmd_zero_shot(args) -> int:
     from .zeroshot import check_labels, check_templates, zero_shot
 
     templates = check_templates(args.template or [DEFAULT_TEMPLATE])
-    labels = check_labels(args.labels)
     from_file = _from_batch_file(args, ("audio",))
+    own = sorted({lab for lab in from_file[0].labels if lab}) if from_file else []
+    if not args.labels and not own:
+        raise UsageError("give --labels (a batch with true labels, from --batch or --scenario, uses its own)")
+    labels = check_labels(args.labels or own)
     ck = _load(args)
     if from_file is None:
         clips, skipped = _read(args.audio, args)
@@ -284,6 +384,8 @@ def cmd_evaluate(args) -> int:
     from .embed import Embedder
     from .evaluate import Evaluation, path_set
 
+    if args.csv_out:
+        _writable_file(args.csv_out)
     data = path_set(args.data)
     ck = _load(args)
     run = Evaluation(data, Embedder(ck), labels=args.labels, templates=args.template, policy=args.policy,
@@ -332,8 +434,12 @@ def cmd_train_demo(args) -> int:
 
 
 def cmd_scenarios(args) -> int:
-    from .scenarios import SCENARIOS_DIR, build
+    from .scenarios import SCENARIOS, SCENARIOS_DIR, build, listing, rows
 
+    if args.list:
+        _emit(args, {"scenarios": [{"name": s.name, "title": s.title, "pairs": len(rows(s.name)), "look_at": s.look_at}
+                                   for s in SCENARIOS]}, listing())
+        return 0
     out = Path(args.out) if args.out else SCENARIOS_DIR
     paths = build(out)
     _emit(args, {"out": str(out), "scenarios": [str(p) for p in paths]}, "\n".join(map(str, paths)))
@@ -382,17 +488,26 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--text", nargs="+", help="the captions, in the order of --audio")
         sp.add_argument("--batch", default=None, help="a batch file (.zip from the app's Download batch) instead of "
                                                       "--audio/--text" + note)
+        scenario(sp)
+
+    def scenario(sp):
+        from .scenarios import names
+
+        sp.add_argument("--scenario", default=None, choices=names(), metavar="NAME",
+                        help="a shipped scenario (the Batch page's) instead of --audio/--text: " + ", ".join(names())
+                             + " (python -m clap_core scenarios --list)")
 
     b = sub.add_parser("batch", help="C, both softmaxes and every loss term for N (clip, caption) pairs")
     pairs(b, "; its τ and policy are not applied")
-    b.add_argument("--tau", type=_positive("number (τ)"), default=None, help="override τ (default: the checkpoint's exp(logit_scale_a))")
+    b.add_argument("--tau", type=_tau, default=None, help="override τ, within %g … %g (default: the checkpoint's "
+                                                        "exp(logit_scale_a))" % TAU_RANGE)
     b.add_argument("--save-embeddings", default=None, help="write E_a, E_t, tau to this .npz")
     common(b)
     b.set_defaults(func=cmd_batch)
 
     s = sub.add_parser("sweep", help="ℓ_text, ℓ_audio and L over a range of τ, and the τ that minimises L")
     pairs(s)
-    s.add_argument("--taus", nargs="+", type=_positive("number (τ)"), default=None,
+    s.add_argument("--taus", nargs="+", type=_tau, default=None,
                    help="the τ values (default: 61 log-spaced from 0.1 to 1000); τ* is searched between the smallest and largest")
     common(s)
     s.set_defaults(func=cmd_sweep)
@@ -413,12 +528,20 @@ def build_parser() -> argparse.ArgumentParser:
     z = sub.add_parser("zero-shot", help="probability of each label for each clip")
     z.add_argument("--audio", nargs="+", help="the clips")
     z.add_argument("--batch", default=None, help="the clips of a batch file (.zip) instead of --audio")
-    z.add_argument("--labels", nargs="+", required=True)
+    scenario(z)
+    z.add_argument("--labels", nargs="+", default=None,
+                   help="the labels (default with --batch or --scenario: the batch's own true labels)")
     z.add_argument("--template", action="append", help="prompt template with {} (repeat to ensemble)")
     z.add_argument("--top-k", type=_positive_int, default=5)
-    z.add_argument("--tau", type=_positive("number (τ)"), default=None)
+    z.add_argument("--tau", type=_tau, default=None, help="τ, within %g … %g (default: the checkpoint's)" % TAU_RANGE)
     common(z)
     z.set_defaults(func=cmd_zero_shot)
+
+    r = sub.add_parser("retrieval", help="R@1/5/10 and mAP both ways and each pair's partner ranks (the Retrieval "
+                                         "page's numbers, one tie rule)")
+    pairs(r)
+    common(r)
+    r.set_defaults(func=cmd_retrieval)
 
     e = sub.add_parser("evaluate", help="zero-shot accuracy and retrieval metrics on labelled data")
     e.add_argument("--data", required=True, help="CSV file,label[,caption], a folder of label subfolders (or holding "
@@ -455,7 +578,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train_demo)
 
     sc = sub.add_parser("scenarios", help="rebuild the shipped scenario batches (assets/scenarios)")
-    sc.add_argument("--out", default=None, help="where to write (default: assets/scenarios; the CSVs name files as under assets/)")
+    sc.add_argument("--out", default=None, help="where to write (default: assets/scenarios; the CSVs name files "
+                                                "relative to their own folder)")
+    sc.add_argument("--list", action="store_true", help="list the scenarios (name, pairs, title) and write nothing")
     common(sc, model=False)
     sc.set_defaults(func=cmd_scenarios)
 

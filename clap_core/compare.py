@@ -67,8 +67,8 @@ class Comparison:
         return self.b.P_audio - self.a.P_audio
 
     def retrieval(self) -> dict[str, dict[str, float]]:
-        """R@1/5/10 and mAP both ways, for A and for B (ranked by C; τ > 0 does not change a ranking)."""
-        return {"A": retrieval_metrics(self.a.C), "B": retrieval_metrics(self.b.C)}
+        """R@1/5/10 and mAP both ways, for A and for B (ranked by cosine, with the tie rule of clap_core.retrieval)."""
+        return {"A": retrieval_metrics(self.a.cosine), "B": retrieval_metrics(self.b.cosine)}
 
     def to_dict(self) -> dict:
         """Both results and the per-pair comparison, for export."""

@@ -17,9 +17,29 @@ the same on every machine and every run.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+TAU_RANGE = (0.1, 1000.0)  # the one valid range of τ wherever it enters (batch file, slider, CLI); the sweep's grid
+
+
+def check_tau(value: object, where: str = "τ") -> float:
+    """``value`` as a float τ inside TAU_RANGE; ValueError with one line (``where`` names its source) otherwise.
+    Any JSON number is safe here: a 400-digit integer or 1e308 is refused, not overflowed."""
+    lo, hi = TAU_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{where} must be a number, got {type(value).__name__}")
+    try:
+        tau = float(value)
+    except OverflowError:
+        tau = math.inf
+    if not (math.isfinite(tau) and lo <= tau <= hi):
+        shown = f"{tau:.4g}" if math.isfinite(tau) else ("a number too large to use" if tau > 0 or isinstance(value, int)
+                                                        else "not a finite number")
+        raise ValueError(f"{where} = {shown} is outside the valid range {lo:g} … {hi:g}")
+    return tau
 
 
 def l2_normalise(x: np.ndarray, axis: int = -1) -> np.ndarray:

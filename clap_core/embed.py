@@ -230,24 +230,30 @@ class Embedder:
         ck = self.checkpoint
         head = (self.heads_version,)
         keys = [self._text_key(t) for t in texts]
-        todo = list(dict.fromkeys(k for k in keys if self._projected.get(k + head) is None))
+        got: dict[tuple, np.ndarray] = {}  # held here, not re-read from the cache: more texts than it holds work
+        for k in dict.fromkeys(keys):
+            hit = self._projected.get(k + head)
+            if hit is not None:
+                got[k] = hit
+        todo = [k for k in dict.fromkeys(keys) if k not in got]
         self._count("text_reused", len(keys) - len(todo))
         if todo:
-            known = [k for k in todo if self._pooled.get(k) is not None]
+            pooled_known = {k: p for k in todo if (p := self._pooled.get(k)) is not None}
+            known = list(pooled_known)
             if known:  # tower output known: only the projection is new
-                emb = self._project(ck.model.text_projection, np.stack([self._pooled.get(k) for k in known]))
+                emb = self._project(ck.model.text_projection, np.stack([pooled_known[k] for k in known]))
                 for k, e in zip(known, emb):
-                    self._projected.put(k + head, e)
-            new = [k for k in todo if k not in known]
+                    got[k] = self._projected.put(k + head, e)
+            new = [k for k in todo if k not in pooled_known]
             if new:
                 pooled, emb = self._run_text([k[-1] for k in new])
                 for k, p, e in zip(new, pooled, emb):
                     self._pooled.put(k, p)
-                    self._projected.put(k + head, e)
+                    got[k] = self._projected.put(k + head, e)
             self._count("text_computed", len(todo))
         if not keys:
             return np.zeros((0, ck.embed_dim), np.float32)
-        return np.stack([self._projected.get(k + head) for k in keys])
+        return np.stack([got[k] for k in keys])
 
     def _text_key(self, text: str) -> tuple:
         return ("text", self._towers, self.checkpoint.precision, text)

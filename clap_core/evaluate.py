@@ -30,9 +30,11 @@ from .attributes import caption_twins, twin_accuracy
 from .audio import AudioError, DecodedClip, describe_content
 from .batch import LIMITS, FileOutcome, Limits, read_clip
 from .batchfile import BatchFileError, _open_zip, _Reader, _Unread, zip_members
+from .contrastive import cosine_matrix
 from .demo_world import DEFAULT_TEMPLATE
 from .features import DEFAULT_POLICY
 from .retrieval import retrieval_metrics
+from .tables import csv_text, unescape_cell
 from .zeroshot import ZeroShotResult, check_labels, check_templates, label_embeddings, zero_shot
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".mka", ".aif", ".aiff"}
@@ -91,10 +93,12 @@ def check_size(data: LabelledSet, limits: SetLimits) -> LabelledSet:
 
 # -- sources: a CSV, a folder, a zip ---------------------------------------------------------------
 def _rows_set(description: str, rows: Sequence[dict]) -> LabelledSet:
-    """A set of rows {file (a path), label, caption|None, name?}."""
+    """A set of rows {file (a path), label, caption|None, name?, problem?}."""
     def clips() -> Iterator[LabelledClip]:
         for r in rows:
-            yield LabelledClip(r.get("name", r["file"]), r["label"], r["caption"], r["file"])
+            problem = r.get("problem", "")
+            yield LabelledClip(r.get("name", r["file"]), r["label"], r["caption"], None if problem else r["file"],
+                               problem)
 
     return LabelledSet(description, len(rows), tuple(sorted({r["label"] for r in rows})), clips)
 
@@ -147,7 +151,8 @@ def _csv_table(text: str, shown: str) -> list[dict]:
             file, label = (r.get("file") or "").strip(), (r.get("label") or "").strip()
             if not file or not label:
                 raise DataError(f"{shown}: line {reader.line_num} has an empty {'file' if not file else 'label'}")
-            rows.append({"file": file, "label": label, "caption": (r.get("caption") or "").strip() or None})
+            rows.append({"file": file, "label": unescape_cell(label),
+                         "caption": unescape_cell((r.get("caption") or "").strip()) or None})
     except csv.Error as e:
         raise DataError(f"{shown}: not a readable CSV (line {reader.line_num}: {e})") from None
     if not rows:
@@ -156,10 +161,15 @@ def _csv_table(text: str, shown: str) -> list[dict]:
 
 
 def _csv_rows(path: Path, shown: str) -> list[dict]:
-    """Rows of a CSV file,label[,caption]; relative file paths are taken from the CSV's folder."""
+    """Rows of a CSV file,label[,caption]; relative file paths are taken from the CSV's folder. A file that is not
+    there gets a problem naming the path tried."""
     rows = _csv_table(_csv_text(path, shown), shown)
     for r in rows:
-        r["file"] = r["file"] if Path(r["file"]).is_absolute() else str((path.parent / r["file"]).resolve())
+        written = r["file"]
+        r["file"] = written if Path(written).is_absolute() else str((path.parent / written).resolve())
+        if not Path(r["file"]).is_file():
+            where = "" if Path(written).is_absolute() else f" ({written!r} in the CSV, taken from the CSV's folder)"
+            r["problem"] = f"file not found{where}"
     return rows
 
 
@@ -222,7 +232,7 @@ def zip_set(data: bytes | str | Path, shown: str, limits: SetLimits = LOCAL_LIMI
     '..', a backslash), more entries, clips or unpacked bytes than ``limits`` allow. Nothing is extracted to
     disk; each member is read when its chunk comes, bounded by its declared and its inflated size."""
     try:
-        with _open_zip(data) as zf:
+        with _open_zip(data, limits.max_members, "a labelled set here") as zf:
             members = zip_members(zf, limits.max_members, "a labelled set here")
             total = limits.max_unpacked_mb * 1_000_000
             rows, layout = _zip_rows(zf, members, shown, total)
@@ -407,12 +417,8 @@ class EvalResult:
 
     def rows_csv(self) -> str:
         """:meth:`rows` as CSV (the CLI's --csv-out, the page's export)."""
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=["file", "label", "predicted", "probability", "correct"],
-                                lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.rows())
-        return buf.getvalue()
+        header = ["file", "label", "predicted", "probability", "correct"]
+        return csv_text(header, ([r[k] for k in header] for r in self.rows()))
 
     def to_dict(self) -> dict:
         """Every figure as JSON-ready values (the CLI's --json; the page's export)."""
@@ -529,7 +535,12 @@ class Evaluation:
     def result(self, mistakes: int = 10) -> EvalResult:
         """The figures for the clips evaluated so far; DataError when there are none."""
         if not self._names:
-            raise DataError("no readable clips left" if self.finished else "no clip has been evaluated yet")
+            if not self.finished:
+                raise DataError("no clip has been evaluated yet")
+            shown = "; ".join(f"{o.name}: {o.reason}" for o in self._skipped[:3])
+            more = f"; and {len(self._skipped) - 3} more" if len(self._skipped) > 3 else ""
+            raise DataError(f"no readable clips left: all {len(self._skipped)} skipped ({shown}{more})"
+                            if self._skipped else "no readable clips left: the set is empty")
         emb, rows = self.embedder, list(zip(self._names, self._true, self._captions))
         E_a = np.concatenate(self._emb)  # (N, d)
         labels = self.labels or sorted(set(self._true))
@@ -539,7 +550,7 @@ class Evaluation:
         attributes = None
         if len(captioned) >= 2:  # retrieval on the clips that have a caption; the others are left out of it
             E_t = emb.embed_texts([rows[i][2] for i in captioned])  # (M, d)
-            sim = E_t @ E_a[captioned].T  # (M, M) captions × clips
+            sim = cosine_matrix(E_t, E_a[captioned])  # (M, M) captions × clips, float64 as every page ranks
             twins = caption_twins([rows[i][2] for i in captioned], [rows[i][1] for i in captioned])
             if twins:
                 attributes = twin_accuracy(E_t, E_a[captioned], twins)
@@ -554,7 +565,7 @@ class Evaluation:
                 retrieval, retrieval_on = {}, (f"nothing: {len(captioned)} clip(s) have a caption and "
                                                f"{len(present)} label(s) have clips; retrieval needs two")
             else:
-                sim = label_embeddings(emb, present, self.templates) @ E_a[clips].T  # (K', N') prompts × clips
+                sim = cosine_matrix(label_embeddings(emb, present, self.templates), E_a[clips])  # (K', N') prompts × clips
                 relevant = np.array([[self._true[i] == lab for i in clips] for lab in present])
                 retrieval = retrieval_metrics(sim, relevant)
                 retrieval_on = "label prompts (clips of the same label are relevant)"

@@ -2,7 +2,7 @@
 
 ``examples.csv`` gives each clip its caption, its label, where it comes from and its credit.
 ``python -m clap_core.examples`` rebuilds the folder (demo clips from EXAMPLE_SEED, real recordings
-copied unchanged from ``../shared/audio/real``).
+copied unchanged from ``assets/real``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import EXAMPLES_DIR, ROOT
+from .paths import EXAMPLES_DIR, REAL_DIR
 
 EXAMPLE_SEED = 2024
 REAL_CREDIT = "freesound.org (xserra and contributors), via sms-tools; CC BY 4.0; unchanged"
@@ -47,7 +47,7 @@ def build_examples(folder: Path = EXAMPLES_DIR, real_dir: Path | None = None) ->
 
     from . import demo_world
 
-    real_dir = real_dir or ROOT.parent / "shared" / "audio" / "real"
+    real_dir = real_dir or REAL_DIR
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for clip in demo_world.generate(EXAMPLE_SEED, len(demo_world.LABELS)):

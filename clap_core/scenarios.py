@@ -1,6 +1,7 @@
 """Scenarios: shipped batches that each teach one thing about the loss.
 
-Each scenario is a CSV under ``assets/scenarios/`` (``file,caption,label``; files relative to ``assets/``):
+Each scenario is a CSV under ``assets/scenarios/`` (``file,caption,label``; files relative to the CSV's own folder,
+as everywhere a CSV names files, so ``evaluate --data assets/scenarios/<name>.csv`` reads it as it is):
 demo-world clips from ``assets/examples`` and ``assets/scenarios/clips`` (generated with a seed) and the
 shipped real recordings. ``python -m clap_core scenarios`` rebuilds the folder bit for bit; each
 scenario's point is checked by a test (tests/test_scenarios.py) on the bundled checkpoint.
@@ -85,13 +86,24 @@ def rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def names() -> tuple[str, ...]:
+    """The scenarios' names, in the Batch page's order."""
+    return tuple(s.name for s in SCENARIOS)
+
+
+def listing() -> str:
+    """One line per scenario: name, N and title (the CLI's ``scenarios --list``)."""
+    return "\n".join(f"{s.name:15} {len(rows(s.name)):3d} pairs  {s.title}" for s in SCENARIOS)
+
+
 def load(name: str = DEFAULT_SCENARIO, limits=None):
     """The scenario as a Batch (clips decoded within ``limits``); RuntimeError if a shipped file is damaged."""
     from .batch import LIMITS, Batch
 
     table = rows(name)
+    folder = get(name).csv.parent
     batch, outcomes = Batch(limits=limits or LIMITS).add_files(
-        [(Path(r["file"]).name, (ASSETS_DIR / r["file"]).read_bytes()) for r in table], "example",
+        [(Path(r["file"]).name, (folder / r["file"]).read_bytes()) for r in table], "example",
         captions=[r["caption"] for r in table], labels=[r["label"] for r in table])
     failed = [o.message for o in outcomes if not o.added]
     if failed:
@@ -121,14 +133,14 @@ def build(out: Path = SCENARIOS_DIR) -> list[Path]:
     clips_dir = out / "clips"
     clips_dir.mkdir(parents=True, exist_ok=True)
     examples = load_examples()
-    rel = {ex.name: f"examples/{ex.name}" for ex in examples}
+    rel = {ex.name: f"../{ex.path.parent.name}/{ex.name}" for ex in examples}  # relative to the CSVs' folder
     demo = [ex for ex in examples if ex.source == "demo-world"]  # one per class, generate(CLIPS_SEED, 12)
     row = {ex.name: {"file": rel[ex.name], "caption": ex.caption, "label": ex.label} for ex in examples}
 
     def write(name: str, clip) -> dict[str, str]:
         path = clips_dir / name
         sf.write(path, clip.waveform, demo_world.RATE, format="FLAC", subtype="PCM_16")
-        return {"file": f"{SCENARIOS_DIR.name}/clips/{name}", "caption": clip.caption, "label": clip.label}
+        return {"file": f"clips/{name}", "caption": clip.caption, "label": clip.label}
 
     more = demo_world.generate(CLIPS_SEED, BIG_N)[len(demo):]  # the world's next 20 clips after the examples'
     big = [row[ex.name] for ex in demo] + [write(f"world-{i + len(demo):02d}-{c.label.replace(' ', '-')}.flac", c)

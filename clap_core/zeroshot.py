@@ -9,6 +9,7 @@ transformers' ``zero-shot-audio-classification`` pipeline for a single template.
 from __future__ import annotations
 
 import string
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,14 +34,20 @@ def check_templates(templates: list[str]) -> list[str]:
     return list(templates)
 
 
+MAX_LABELS = 1000  # labels per classification (AudioSet has 527): each is embedded once per template
+
+
 def check_labels(labels: list[str]) -> list[str]:
-    """Strip labels; raise ValueError on fewer than two, blanks or duplicates."""
+    """Strip labels; raise ValueError on more than MAX_LABELS, fewer than two, blanks or duplicates (linear time)."""
+    if len(labels) > MAX_LABELS:
+        raise ValueError(f"{len(labels)} labels; at most {MAX_LABELS} are classified into at a time")
     labels = [str(x).strip() for x in labels]
     if any(not x for x in labels):
         raise ValueError("labels must not be blank")
-    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    dupes = sorted(x for x, k in Counter(labels).items() if k > 1)
     if dupes:
-        raise ValueError(f"duplicate labels: {', '.join(dupes)}")
+        shown = ", ".join(dupes[:10]) + (f" and {len(dupes) - 10} more" if len(dupes) > 10 else "")
+        raise ValueError(f"duplicate labels: {shown}")
     if len(labels) < 2:
         raise ValueError("give at least two labels to choose between")
     return labels

@@ -40,6 +40,11 @@ if zs.accuracy is not None:
     a.metric("Top-1 accuracy", f"{100 * zs.accuracy:.1f} %", help="over clips whose true label is in the list")
     a.caption(f"{len(known)} of {len(items)} clips have a true label in the list.")
     b.plotly_chart(confusion(zs), width="stretch", key="zs-confusion")
+elif any(true):
+    own = list(dict.fromkeys(t for t in true if t))
+    st.info(f"None of the clips' true labels ({md(', '.join(own[:6]))}{', …' if len(own) > 6 else ''}) is among these "
+            f"labels: pick the preset “{zeroshot.BATCH_PRESET}” (or add them to the box) to see accuracy and a "
+            "confusion matrix.")
 else:
     st.caption("Give clips a true label on the Batch page to see accuracy and a confusion matrix.")
 

@@ -1,4 +1,4 @@
-"""Real audio files for tests: the shared CC BY 4.0 recordings, encoded at test time into each format."""
+"""Real audio files for tests: the shipped CC BY 4.0 recordings (assets/real), encoded at test time into each format."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import numpy as np
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parent.parent
-REAL = ROOT.parent / "shared" / "audio" / "real"
-if not REAL.is_dir():  # fall back to the copies shipped with the example batch
-    REAL = ROOT / "assets" / "examples"
+REAL = ROOT / "assets" / "real"
 
 
 def real_clip(name: str = "flute-A4.wav", seconds: float | None = 2.0) -> tuple[np.ndarray, int]:

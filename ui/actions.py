@@ -169,6 +169,8 @@ def _apply_settings(settings: dict) -> list[tuple[str, str]]:
             state.set_tau(settings["tau"], made_with)
             taken.append(f"τ = {settings['tau']:.4g}")
     notes = [("info", f"Settings from the file: {', '.join(taken)}.")] if taken else []
+    if "tau_refused" in settings:
+        notes.append(("warning", settings["tau_refused"][0].upper() + settings["tau_refused"][1:] + "."))
     if made_with != current:
         notes.append(("info", f"The file was made with the checkpoint {made_with}; this session still uses {current} "
                               f"(its τ is unchanged). Pick {made_with} in the sidebar for the file's numbers."))
@@ -188,9 +190,13 @@ def open_batch(key: str) -> None:
     except BatchFileError as e:
         _say(("error", f"Could not open {upload.name}: {e}. The batch is unchanged."))
         return
+    if not len(new):  # a file none of whose clips can be used replaces nothing (nor the saved ?b= record)
+        reasons = [("error", o.message) for o in outcomes if not o.added]
+        why = (f"none of its {len(outcomes)} clip{'s' * (len(outcomes) != 1)} could be used (below)" if outcomes
+               else "it holds no clips")
+        _say(("error", f"Could not open {upload.name}: {why}. The batch is unchanged."), *reasons)
+        return
     notes = _apply_settings(settings)  # first: the batch is saved for a reload with them
     state.set_batch(new)
     state.forget_scenario()
     _report(outcomes, f"Opened {upload.name} with", *notes)
-    if not len(new):
-        ss.messages.append(("info", f"{upload.name} holds no clips: the batch is empty."))

@@ -31,6 +31,7 @@ from clap_core.compare import (
     weights_mb,
 )
 from clap_core.msclap import is_msclap
+from clap_core.tables import frame_csv
 from clap_core.zeroshot import ZeroShotResult, zero_shot
 
 from . import state, text
@@ -209,7 +210,7 @@ def pairs_frame(cmp: Comparison, captions: list[str], clips: list[str]) -> pd.Da
 def export(cmp: Comparison, names: tuple[str, str], captions: list[str], clips: list[str]) -> None:
     """Download the per-pair table (CSV) and everything (JSON)."""
     c1, c2 = st.columns(2)
-    c1.download_button("compare_pairs.csv", pairs_frame(cmp, captions, clips).to_csv().encode(),
+    c1.download_button("compare_pairs.csv", frame_csv(pairs_frame(cmp, captions, clips)).encode(),
                        file_name="compare_pairs.csv", mime="text/csv", key="compare-csv")
     payload = {"checkpoint_A": names[0], "checkpoint_B": names[1], "captions": captions, "clips": clips,
                **cmp.to_dict()}

@@ -140,7 +140,14 @@ def step() -> None:
 def settle() -> None:
     """After a run stops or finishes: its figures, once."""
     ss = st.session_state
-    if running() or run() is None or result() is not None or not run().evaluated:
+    if running() or run() is None or result() is not None:
+        return
+    if not run().evaluated:  # finished with no readable clip: say which files were skipped and why
+        if run().finished and not ss.get("ev_error"):
+            try:
+                run().result()
+            except DataError as e:
+                ss.ev_error = f"Nothing was evaluated: {e}"
         return
     ss.ev_result = run().result()
 

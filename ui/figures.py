@@ -113,6 +113,8 @@ def confusion(zs: ZeroShotResult) -> go.Figure:
     return fig
 
 
-def tau_range(tau: float) -> tuple[float, float]:
-    """Slider bounds for τ that include the checkpoint's value."""
-    return 1.0, float(max(100.0, math.ceil(tau)))
+def tau_range(tau: float, tau_now: float | None = None) -> tuple[float, float]:
+    """Slider bounds for τ: 1 … 100, widened to include the checkpoint's τ and the τ in use (down to 0.1, the bottom
+    of the valid range, when a τ below 1 was set, e.g. from a batch file)."""
+    now = tau if tau_now is None else tau_now
+    return (1.0 if now >= 1.0 else 0.1), float(max(100.0, math.ceil(tau), math.ceil(now)))

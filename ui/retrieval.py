@@ -11,7 +11,8 @@ import streamlit as st
 
 from clap_core.batch import Batch
 from clap_core.contrastive import ContrastiveResult, cosine_matrix, softmax
-from clap_core.retrieval import TIE_RULE, partner_ranks, ranking, retrieval_metrics, tie_scores
+from clap_core.retrieval import TIE_RULE, partner_ranks, ranking, retrieval_metrics
+from clap_core.tables import frame_csv
 
 from . import state
 
@@ -23,7 +24,7 @@ DIRECTIONS = {"text_to_audio": "text → audio (a caption finds its clip)",
 
 def metrics_frame(res: ContrastiveResult) -> pd.DataFrame:
     """R@1/5/10 and mAP of the batch in both directions (rows), from its cosine matrix (ranked as the ranks are)."""
-    m = retrieval_metrics(tie_scores(res.cosine))
+    m = retrieval_metrics(res.cosine)
     return pd.DataFrame([[m[f"{d}_R@1"], m[f"{d}_R@5"], m[f"{d}_R@10"], m[f"{d}_mAP"]] for d in DIRECTIONS],
                         index=pd.Index(list(DIRECTIONS.values()), name="direction"),
                         columns=["R@1", "R@5", "R@10", "mAP"])
@@ -36,7 +37,7 @@ def table(frame: pd.DataFrame, name: str, index: bool = True) -> None:
     """A ranking or rank table (numbers to 4 decimals, sortable by a click) and its CSV download, ``name``.csv."""
     st.dataframe(frame, width="stretch", hide_index=not index, key=f"rt-{name}",
                  column_config={c: st.column_config.NumberColumn(format="%.4f") for c in NUMBERS if c in frame})
-    st.download_button(f"{name}.csv", frame.to_csv(index=index).encode(), f"{name}.csv", "text/csv", key=f"rt-{name}-csv")
+    st.download_button(f"{name}.csv", frame_csv(frame, index=index).encode(), f"{name}.csv", "text/csv", key=f"rt-{name}-csv")
 
 
 def _ranked(scores: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -87,6 +88,6 @@ def export_json(res: ContrastiveResult, items: Batch) -> str:
     """The batch's retrieval metrics, each pair's partner ranks and the tie rule, as JSON."""
     rows, cols = partner_ranks(res.cosine)
     return json.dumps({"checkpoint": state.checkpoint_name(), "tau": res.tau, "captions": items.captions,
-                       "clips": items.names, **retrieval_metrics(tie_scores(res.cosine)),
+                       "clips": items.names, **retrieval_metrics(res.cosine),
                        "rank_of_clip_text_to_audio": rows.tolist(), "rank_of_caption_audio_to_text": cols.tolist(),
                        "tie_rule": TIE_RULE}, indent=1)

@@ -11,7 +11,7 @@ import streamlit as st
 from clap_core import scenarios
 from clap_core.batch import Batch
 from clap_core.checkpoints import BUNDLED, LoadedCheckpoint
-from clap_core.contrastive import ContrastiveResult, contrastive, transformers_return_loss
+from clap_core.contrastive import ContrastiveResult, check_tau, contrastive, transformers_return_loss
 from clap_core.embed import TEXT_MAX_TOKENS, Embedder
 from clap_core.features import DEFAULT_POLICY
 from clap_core.scenarios import DEFAULT_SCENARIO, Scenario
@@ -206,10 +206,7 @@ def tau_overridden(name: str | None = None) -> bool:
 
 def set_tau(value: float, name: str | None = None) -> None:
     """Set τ for a checkpoint (default: the current one)."""
-    value = float(value)
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"τ must be a positive finite number, got {value}")
-    st.session_state.taus[name or checkpoint_name()] = value
+    st.session_state.taus[name or checkpoint_name()] = check_tau(value)
 
 
 def reset_tau(name: str | None = None) -> None:

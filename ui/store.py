@@ -154,12 +154,16 @@ def restored_or(make: Callable[[], Batch]) -> Batch:
     asked = st.query_params.get(QUERY_KEY)
     if asked is None:
         return make()
-    found = None
+    found, failed = None, None
     try:
         found = _store().load(asked) if valid_id(asked) else None
     except Exception as e:  # the store is unreadable: say so, open the example batch
-        ss.store_error = _problem(e)
+        ss.store_error = failed = _problem(e)
     forget_link()
+    if failed:
+        ss.messages = [("error", f"The batch of this link could not be read: the server's batch store failed "
+                                 f"({failed}). Here is the example batch.")]
+        return make()
     if found is None:
         ss.messages = [("info", "The batch of this link is no longer kept on the server (it keeps batches while "
                                 "space allows); here is the example batch.")]

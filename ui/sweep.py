@@ -59,8 +59,9 @@ def sweep_figure(sw: TauSweep, tau_checkpoint: float, tau_now: float, loss_now: 
 def _wrong(sw: TauSweep) -> str:
     rows = ", ".join(str(i + 1) for i in sw.wrong_rows) or "none"
     cols = ", ".join(str(i + 1) for i in sw.wrong_cols) or "none"
-    return (f"captions whose own clip scores below another clip: {rows}; clips whose own caption scores below another "
-            f"caption: {cols} (ties, as with a duplicate clip, are not counted here)")
+    return (f"captions whose own clip does not rank first: {rows}; clips whose own caption does not rank first: {cols} "
+            "— ranked as on the Retrieval page: ties, as with a duplicate clip, go to the earlier item, and a tied pair "
+            "costs a constant, not τ × a margin")
 
 
 def sweep_section(res: ContrastiveResult) -> None:
@@ -78,22 +79,33 @@ def sweep_section(res: ContrastiveResult) -> None:
                 "caption's own clip is its best match and every clip's own caption is its, so a larger τ only sharpens "
                 "the right answers.")
     elif sw.at_lower_bound:
-        best = (f"L is lowest at the smallest τ tried, {sw.best_tau:g} (L = {sw.best_loss:.4f}): on this batch "
-                "sharpening gains nothing — pairs that lose their row or column cost more as τ grows, and identical "
-                "clips or captions (duplicates) keep a floor no τ removes.")
+        why = ((f"the true pairs' mean cosine ({float(np.mean(np.diag(res.cosine))):.4f}) is not above the mean "
+                f"of all N² cells ({float(np.mean(res.cosine)):.4f}), so dL/dτ ≥ 0 from τ = 0 and L only rises")
+               if sw.rises_from_start else "L's minimum lies below the smallest τ tried")
+        best = (f"L is lowest at the smallest τ tried, {sw.best_tau:g} (L = {sw.best_loss:.4f}): {why}. On this batch "
+                "sharpening gains nothing.")
     else:
         best = (f"L is lowest at **τ\\* = {sw.best_tau:.3f}** (L = {sw.best_loss:.4f}); the checkpoint's τ = "
                 f"{ck_tau:.2f} gives L = {loss_at(res.cosine, ck_tau):.4f}.")
+        if sw.best_loss > 0.99 * sw.chance:
+            best += (f" That best L is within 1 % of chance (log N = {sw.chance:.4f}): no τ makes this batch's true "
+                     "pairs stand out; the embeddings, not τ, are what is missing.")
     words.markdown(
         f"{best}\n\n"
         f"- **Small τ**: C = τ·cos → 0, so every softmax becomes uniform (1/N each) and ℓ_text, ℓ_audio and L → "
         f"log N = {sw.chance:.4f}, whatever the embeddings.\n"
         f"- **Large τ**: each softmax puts all its mass on the largest entry of its row or column. A caption or clip "
         f"whose own partner is that entry costs nothing; one that loses costs τ × (its hardest negative's cosine − "
-        f"its own). So L grows like τ × the mean of those margins over the 2N rows and columns: "
+        f"its own). So L grows like τ × s, with s the sum of those margins divided by 2N (the mean over all 2N rows "
+        f"and columns, the winners counting 0): "
         + (f"here τ × {sw.slope:.4f} ({_wrong(sw)})." if sw.slope > 0 else
+           f"here no negative beats a partner, so s = 0 and L levels off: at 0, or at the constant the tied pairs keep "
+           f"({_wrong(sw)})." if sw.wrong_rows or sw.wrong_cols else
            "here every caption and every clip wins, so the margin is 0 and L → 0.")
     )
     words.caption("The checkpoint's τ was learnt on its training batches, not on this one: τ* is what this batch alone "
                   "would pick. The curves are exact values at 61 τ from 0.1 to 1000 (python -m clap_core sweep prints "
-                  "them); τ* is searched between them.")
+                  "them); τ* is searched between them. Whether τ* > 0 at all follows from the start of the curve: dL/dτ at "
+                  "τ = 0 is mean(cos) − mean(diag cos), so L dips below chance only when the true pairs' mean cosine is "
+                  "above the mean of all cells — even if no pair ranks first. Values of L below ~1e-16 print as 0 "
+                  "(float64 rounding of log(1 + x)).")

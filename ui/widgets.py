@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import pandas as pd
@@ -11,6 +10,7 @@ import streamlit as st
 from clap_core.batch import Batch, Pair
 from clap_core.contrastive import ContrastiveResult
 from clap_core.features import describe_windowing
+from clap_core.tables import frame_csv
 
 from . import state
 from .figures import tau_range
@@ -43,10 +43,8 @@ def loss_terms_csv(res: ContrastiveResult, items: Batch) -> str:
     terms = pd.DataFrame({"caption": items.captions, "clip": items.names, "loss_text_i": res.per_item_text,
                           "loss_audio_i": res.per_item_audio, "share_of_L_text": res.share_text,
                           "share_of_L_audio": res.share_audio})
-    buf = io.StringIO()
-    terms.to_csv(buf, index=False)
-    buf.write(f"# tau={res.tau},loss_text={res.loss_text},loss_audio={res.loss_audio},loss={res.loss}\n")
-    return buf.getvalue()
+    return (frame_csv(terms, index=False)
+            + f"# tau={res.tau},loss_text={res.loss_text},loss_audio={res.loss_audio},loss={res.loss}\n")
 
 
 def export_buttons(res: ContrastiveResult, items: Batch, key: str) -> None:
@@ -54,7 +52,7 @@ def export_buttons(res: ContrastiveResult, items: Batch, key: str) -> None:
     views = exported()
     cols = st.columns(len(views) + 2)
     for col, v in zip(cols, views):
-        col.download_button(f"{v.key}.csv", matrix_frame(res, items, v).to_csv().encode(), file_name=f"{v.key}.csv",
+        col.download_button(f"{v.key}.csv", frame_csv(matrix_frame(res, items, v)).encode(), file_name=f"{v.key}.csv",
                             mime="text/csv", key=f"{key}-{v.key}")
     cols[-2].download_button("loss_terms.csv", loss_terms_csv(res, items).encode(), file_name="loss_terms.csv",
                              mime="text/csv", key=f"{key}-terms")
@@ -67,7 +65,7 @@ def tau_slider() -> None:
     """The τ slider (its range includes the checkpoint's τ) and its reset button; both write through
     state's τ owner, and the slider is set from it before it is drawn."""
     ck = state.checkpoint()
-    lo, hi = tau_range(ck.tau)
+    lo, hi = tau_range(ck.tau, state.tau())
     state.sync_tau_widget()
     c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
     c1.slider("τ (temperature multiplier): sharper softmax when larger", lo, hi, step=0.05, key=state.TAU_WIDGET,
