@@ -28,10 +28,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=48, help="demo-world clips to evaluate with each checkpoint")
     args = ap.parse_args()
-    from clap_core.batch import default_batch
     from clap_core.checkpoints import BUNDLED, load_checkpoint
     from clap_core.embed import Embedder
     from clap_core.evaluate import demo_world_set, evaluate
+    from clap_core.scenarios import default_batch
 
 
     print("\n".join(machine_lines()))

@@ -260,13 +260,6 @@ class Batch:
         return dataclasses.replace(self, pairs=pairs, unshuffled=None)
 
 
-def default_batch(limits: Limits = LIMITS) -> Batch:
-    """The batch a new session opens with: the default scenario (twelve demo-world clips, one per class)."""
-    from . import scenarios
-
-    return scenarios.load(scenarios.DEFAULT_SCENARIO, limits)
-
-
 def read_clips(files: Iterable[tuple[str, bytes | str | os.PathLike]],
                limits: Limits = LIMITS) -> tuple[list[DecodedClip | None], list[FileOutcome]]:
     """Decode files that are not a batch of pairs (zero-shot, evaluation): one clip or None and one

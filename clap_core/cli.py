@@ -464,98 +464,116 @@ def cmd_convert(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for all sub-commands."""
-    p = _Parser(prog="python -m clap_core", description="CLAP Explorer's engine: loss terms, zero-shot, evaluation.")
-    sub = p.add_subparsers(dest="command", required=True)
+# -- the parser: one function per sub-command, each beside the flags it shares -------------------------------------
+def _common(sp, model: bool = True) -> None:
+    """--json; with ``model``, the checkpoint and decoding flags every model command takes."""
+    sp.add_argument("--json", action="store_true", help="print JSON")
+    if model:
+        sp.add_argument("--checkpoint", default=BUNDLED, help="'bundled' (default), a hub id or a local folder")
+        sp.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+        sp.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="weights in fp32 or bf16; auto: bf16 on CUDA and on CPUs with hardware bf16, for "
+                             "full-size models (default auto)")
+        sp.add_argument("--policy", default=DEFAULT_POLICY, choices=LONG_CLIP_POLICIES, help="clips longer than the window")
+        sp.add_argument("--max-seconds", type=_positive("number of seconds"), default=LIMITS.max_seconds,
+                        help=f"stop decoding a file after this many seconds (default {LIMITS.max_seconds:g}, as the app)")
+        sp.add_argument("--skip-bad", action="store_true", help="skip unreadable files instead of stopping")
 
-    def common(sp, model=True):
-        sp.add_argument("--json", action="store_true", help="print JSON")
-        if model:
-            sp.add_argument("--checkpoint", default=BUNDLED, help="'bundled' (default), a hub id or a local folder")
-            sp.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
-            sp.add_argument("--precision", default="auto", choices=PRECISIONS,
-                            help="weights in fp32 or bf16; auto: bf16 on CUDA and on CPUs with hardware bf16, for "
-                                 "full-size models (default auto)")
-            sp.add_argument("--policy", default=DEFAULT_POLICY, choices=LONG_CLIP_POLICIES, help="clips longer than the window")
-            sp.add_argument("--max-seconds", type=_positive("number of seconds"), default=LIMITS.max_seconds,
-                            help=f"stop decoding a file after this many seconds (default {LIMITS.max_seconds:g}, as the app)")
-            sp.add_argument("--skip-bad", action="store_true", help="skip unreadable files instead of stopping")
 
-    def pairs(sp, note: str = ""):
-        """--audio/--text, or --batch: the N (clip, caption) pairs of batch, sweep and finetune."""
-        sp.add_argument("--audio", nargs="+", help="the clips (with --text, one caption per clip)")
-        sp.add_argument("--text", nargs="+", help="the captions, in the order of --audio")
-        sp.add_argument("--batch", default=None, help="a batch file (.zip from the app's Download batch) instead of "
-                                                      "--audio/--text" + note)
-        scenario(sp)
+def _scenario(sp) -> None:
+    """--scenario NAME: a shipped scenario instead of --audio (and --text)."""
+    from .scenarios import names
 
-    def scenario(sp):
-        from .scenarios import names
+    sp.add_argument("--scenario", default=None, choices=names(), metavar="NAME",
+                    help="a shipped scenario (the Batch page's) instead of --audio/--text: " + ", ".join(names())
+                         + " (python -m clap_core scenarios --list)")
 
-        sp.add_argument("--scenario", default=None, choices=names(), metavar="NAME",
-                        help="a shipped scenario (the Batch page's) instead of --audio/--text: " + ", ".join(names())
-                             + " (python -m clap_core scenarios --list)")
 
+def _pairs(sp, note: str = "") -> None:
+    """--audio/--text, or --batch, or --scenario: the N (clip, caption) pairs of batch, sweep, finetune, retrieval."""
+    sp.add_argument("--audio", nargs="+", help="the clips (with --text, one caption per clip)")
+    sp.add_argument("--text", nargs="+", help="the captions, in the order of --audio")
+    sp.add_argument("--batch", default=None, help="a batch file (.zip from the app's Download batch) instead of "
+                                                  "--audio/--text" + note)
+    _scenario(sp)
+
+
+def _templates(sp) -> None:
+    sp.add_argument("--template", action="append", help="prompt template with {} (repeat to ensemble)")
+
+
+def _parse_batch(sub) -> None:
     b = sub.add_parser("batch", help="C, both softmaxes and every loss term for N (clip, caption) pairs")
-    pairs(b, "; its τ and policy are not applied")
+    _pairs(b, "; its τ and policy are not applied")
     b.add_argument("--tau", type=_tau, default=None, help="override τ, within %g … %g (default: the checkpoint's "
                                                         "exp(logit_scale_a))" % TAU_RANGE)
     b.add_argument("--save-embeddings", default=None, help="write E_a, E_t, tau to this .npz")
-    common(b)
+    _common(b)
     b.set_defaults(func=cmd_batch)
 
+
+def _parse_sweep(sub) -> None:
     s = sub.add_parser("sweep", help="ℓ_text, ℓ_audio and L over a range of τ, and the τ that minimises L")
-    pairs(s)
+    _pairs(s)
     s.add_argument("--taus", nargs="+", type=_tau, default=None,
                    help="the τ values (default: 61 log-spaced from 0.1 to 1000); τ* is searched between the smallest and largest")
-    common(s)
+    _common(s)
     s.set_defaults(func=cmd_sweep)
 
+
+def _parse_finetune(sub) -> None:
     f = sub.add_parser("finetune", help="fine-tune a copy of the projection heads (and τ) on N (clip, caption) pairs")
-    pairs(f)
+    _pairs(f)
     f.add_argument("--steps", type=_whole(1, FINETUNE_MAX_STEPS), required=True, help=f"optimiser steps, 1 to {FINETUNE_MAX_STEPS}")
     f.add_argument("--lr", type=_positive("learning rate"), default=1e-3, help="Adam's learning rate (default 0.001)")
     f.add_argument("--train", choices=FINETUNE_CHOICES, default=FINETUNE_CHOICES[0],
                    help="heads: the two projection heads; heads+tau: and log τ (default heads)")
     f.add_argument("--seed", type=int, default=0, help="picks the held-out pairs (nothing else is random)")
     f.add_argument("--holdout", type=_whole(0), default=0, help="pairs kept out of training; their loss is reported too")
-    f.add_argument("--save", default=None, help="write the fine-tuned checkpoint here (save_pretrained; loads back "
-                                                "with --checkpoint FOLDER)")
-    common(f)
+    f.add_argument("--save", default=None, help="write the fine-tuned checkpoint into this new or empty folder "
+                                                "(save_pretrained; loads back with --checkpoint FOLDER)")
+    _common(f)
     f.set_defaults(func=cmd_finetune)
 
+
+def _parse_zero_shot(sub) -> None:
     z = sub.add_parser("zero-shot", help="probability of each label for each clip")
     z.add_argument("--audio", nargs="+", help="the clips")
     z.add_argument("--batch", default=None, help="the clips of a batch file (.zip) instead of --audio")
-    scenario(z)
+    _scenario(z)
     z.add_argument("--labels", nargs="+", default=None,
                    help="the labels (default with --batch or --scenario: the batch's own true labels)")
-    z.add_argument("--template", action="append", help="prompt template with {} (repeat to ensemble)")
+    _templates(z)
     z.add_argument("--top-k", type=_positive_int, default=5)
     z.add_argument("--tau", type=_tau, default=None, help="τ, within %g … %g (default: the checkpoint's)" % TAU_RANGE)
-    common(z)
+    _common(z)
     z.set_defaults(func=cmd_zero_shot)
 
+
+def _parse_retrieval(sub) -> None:
     r = sub.add_parser("retrieval", help="R@1/5/10 and mAP both ways and each pair's partner ranks (the Retrieval "
                                          "page's numbers, one tie rule)")
-    pairs(r)
-    common(r)
+    _pairs(r)
+    _common(r)
     r.set_defaults(func=cmd_retrieval)
 
+
+def _parse_evaluate(sub) -> None:
     e = sub.add_parser("evaluate", help="zero-shot accuracy and retrieval metrics on labelled data")
     e.add_argument("--data", required=True, help="CSV file,label[,caption], a folder of label subfolders (or holding "
                                                  "clips.csv), or a zip of either")
     e.add_argument("--labels", nargs="+", default=None,
                    help="the labels to classify into (default: the set's own labels, sorted)")
-    e.add_argument("--template", action="append", help="prompt template with {} (repeat to ensemble)")
+    _templates(e)
     e.add_argument("--csv-out", default=None, help="write one row per clip: file,label,predicted,probability,correct")
     e.add_argument("--attributes", action="store_true",
                    help="require the attribute-level accuracy (reported whenever the captions hold same-label twins "
                         "that differ in one attribute word); exit 2 when there are none")
-    common(e)
+    _common(e)
     e.set_defaults(func=cmd_evaluate)
 
+
+def _parse_demo_world(sub) -> None:
     d = sub.add_parser("demo-world", help="write generated demo clips and clips.csv")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--n", type=_positive_int, default=24,
@@ -565,25 +583,31 @@ def build_parser() -> argparse.ArgumentParser:
                         "pairs: same-class twins whose captions differ in one attribute word (for evaluate "
                         "--attributes)")
     d.add_argument("--out", required=True)
-    common(d, model=False)
+    _common(d, model=False)
     d.set_defaults(func=cmd_demo_world)
 
+
+def _parse_train_demo(sub) -> None:
     t = sub.add_parser("train-demo", help="rebuild a shipped demo checkpoint from scratch")
     t.add_argument("--out", required=True)
     t.add_argument("--recipe", choices=[recipe for _, recipe in SHIPPED.values()], default=SHIPPED[BUNDLED][1],
                    help="; ".join(f"{recipe}: rebuilds '{name}'" for name, (_, recipe) in SHIPPED.items()))
     t.add_argument("--seed", type=int, default=1234)
     t.add_argument("--steps", type=int, default=None)
-    common(t, model=False)
+    _common(t, model=False)
     t.set_defaults(func=cmd_train_demo)
 
-    sc = sub.add_parser("scenarios", help="rebuild the shipped scenario batches (assets/scenarios)")
+
+def _parse_scenarios(sub) -> None:
+    sc = sub.add_parser("scenarios", help="rebuild the shipped scenario batches (assets/scenarios), or list them")
     sc.add_argument("--out", default=None, help="where to write (default: assets/scenarios; the CSVs name files "
                                                 "relative to their own folder)")
     sc.add_argument("--list", action="store_true", help="list the scenarios (name, pairs, title) and write nothing")
-    common(sc, model=False)
+    _common(sc, model=False)
     sc.set_defaults(func=cmd_scenarios)
 
+
+def _parse_convert(sub) -> None:
     cv = sub.add_parser("convert", help="an MS-CLAP .pth → a safetensors folder that loads without pickle")
     cv.add_argument("--from", dest="source_format", choices=("msclap",), required=True, help="the file's format")
     cv.add_argument("file", help="msclap's CLAP_weights_2022.pth or CLAP_weights_2023.pth (read weights-only)")
@@ -591,12 +615,26 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--tokenizer", default=None,
                     help="folder or hub id of the text tokenizer to copy in (default: gpt2 / bert-base-uncased "
                          "from the hub cache)")
-    common(cv, model=False)
+    _common(cv, model=False)
     cv.set_defaults(func=cmd_convert)
 
+
+def _parse_checkpoints(sub) -> None:
     c = sub.add_parser("checkpoints", help="list the known checkpoints")
-    common(c, model=False)
+    _common(c, model=False)
     c.set_defaults(func=cmd_checkpoints)
+
+
+SUBCOMMANDS = (_parse_batch, _parse_sweep, _parse_finetune, _parse_zero_shot, _parse_retrieval, _parse_evaluate,
+               _parse_demo_world, _parse_train_demo, _parse_scenarios, _parse_convert, _parse_checkpoints)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for all sub-commands (each added by its ``_parse_*`` function, in SUBCOMMANDS order)."""
+    p = _Parser(prog="python -m clap_core", description="CLAP Explorer's engine: loss terms, zero-shot, evaluation.")
+    sub = p.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
     return p
 
 

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from .batch import LIMITS, Batch, Limits
 from .paths import ASSETS_DIR
 
 SCENARIOS_DIR = ASSETS_DIR / "scenarios"
@@ -96,19 +97,22 @@ def listing() -> str:
     return "\n".join(f"{s.name:15} {len(rows(s.name)):3d} pairs  {s.title}" for s in SCENARIOS)
 
 
-def load(name: str = DEFAULT_SCENARIO, limits=None):
+def load(name: str = DEFAULT_SCENARIO, limits: Limits = LIMITS) -> Batch:
     """The scenario as a Batch (clips decoded within ``limits``); RuntimeError if a shipped file is damaged."""
-    from .batch import LIMITS, Batch
-
     table = rows(name)
     folder = get(name).csv.parent
-    batch, outcomes = Batch(limits=limits or LIMITS).add_files(
+    batch, outcomes = Batch(limits=limits).add_files(
         [(Path(r["file"]).name, (folder / r["file"]).read_bytes()) for r in table], "example",
         captions=[r["caption"] for r in table], labels=[r["label"] for r in table])
     failed = [o.message for o in outcomes if not o.added]
     if failed:
         raise RuntimeError(f"the shipped scenario {name!r} is damaged: " + "; ".join(failed))
     return batch
+
+
+def default_batch(limits: Limits = LIMITS) -> Batch:
+    """The batch a new session opens with: the default scenario (twelve demo-world clips, one per class)."""
+    return load(DEFAULT_SCENARIO, limits)
 
 
 # -- Building the files -------------------------------------------------------------------------------

@@ -88,8 +88,8 @@ def test_quoted_formula_is_minus_l_text_with_n_plus_one_terms(n):
 
 
 def test_on_the_example_batch(bundled):
-    from clap_core.batch import default_batch
     from clap_core.embed import Embedder
+    from clap_core.scenarios import default_batch
 
     items = default_batch()
     emb = Embedder(bundled)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from clap_core.batch import default_batch
 from clap_core.contrastive import contrastive
 from clap_core.embed import Embedder
 from clap_core.paths import BUNDLED_DIR
+from clap_core.scenarios import default_batch
 from conftest import ROOT
 from media import all_formats
 
@@ -261,7 +261,7 @@ def test_a_downloaded_batch_opens_in_a_new_session_with_its_settings():
     assert not at.exception and at.download_button(key="download-batch").label == "Download batch"
     ss = at.session_state
     items = ss.batch
-    # what Download batch serves (ui.actions.batch_file): the batch and ui.store.settings() of the session
+    # what Download batch serves (ui.actions.batch_file): the batch and ui.state.batch_settings() of the session
     data = write_batch_zip(items, {"checkpoint": ss.checkpoint, "policy": ss.policy, "tau": ss.taus.get(ss.checkpoint)})
 
     fresh = open_app()

@@ -5,7 +5,8 @@ import pytest
 
 from clap_core import batch as batch_mod
 from clap_core.audio import AudioError
-from clap_core.batch import LIMITS, Batch, Limits, default_batch, read_clip
+from clap_core.batch import LIMITS, Batch, Limits, read_clip
+from clap_core.scenarios import default_batch
 from media import all_formats
 
 
@@ -20,7 +21,7 @@ def test_every_file_gets_an_outcome_in_order(fmts):
     new, outcomes = Batch().add_files(files)
     assert [o.name for o in outcomes] == ["ok.flac", "broken.wav", "huge.wav", "ok.m4a"]
     assert [o.added for o in outcomes] == [True, False, False, True]
-    assert "over the limit of 25 MB per file" in outcomes[2].reason
+    assert "25 000 004 bytes is over the limit of 25 MB (25 000 000 bytes) per file" == outcomes[2].reason
     assert outcomes[1].message.startswith("broken.wav: not added — ")
     assert new.names == ["ok.flac", "ok.m4a"] and new.captions == ["ok", "ok"]
     assert new[0].data == fmts["flac"]  # the player's bytes

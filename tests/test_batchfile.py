@@ -11,8 +11,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from clap_core.batch import LIMITS, Batch, Limits, default_batch
+from clap_core.batch import LIMITS, Batch, Limits
 from clap_core.batchfile import MAX_MEMBERS, TOO_BIG, BatchFileError, read_batch_zip, write_batch_zip
+from clap_core.scenarios import default_batch
 from conftest import ROOT
 
 EXAMPLES = ROOT / "assets" / "examples"

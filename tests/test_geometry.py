@@ -40,8 +40,8 @@ def test_embedding_gradient_matches_autograd_on_random_embeddings(seed, n, tau):
 
 
 def test_embedding_gradient_matches_autograd_on_real_embeddings(bundled):
-    from clap_core.batch import default_batch
     from clap_core.embed import Embedder
+    from clap_core.scenarios import default_batch
 
     items = default_batch()
     emb = Embedder(bundled)
@@ -172,8 +172,8 @@ def test_item_forces_refuse_bad_items():
 
 def test_random_twin_is_deterministic_and_leaves_the_checkpoint_alone(tiny_checkpoint):
     from clap_core.baseline import random_model_gap, random_twin
-    from clap_core.batch import default_batch
     from clap_core.checkpoints import load_checkpoint
+    from clap_core.scenarios import default_batch
 
     ck = load_checkpoint(str(tiny_checkpoint), device="cpu")
     before = {k: v.clone() for k, v in ck.model.state_dict().items()}

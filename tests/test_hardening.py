@@ -16,9 +16,10 @@ from test_app import metric, open_app, plain
 from test_batchfile import batch_csv, make_zip, siren
 from test_cli import cli
 
-from clap_core.batch import Batch, default_batch, read_clip, visible_name
+from clap_core.batch import Batch, read_clip, visible_name
 from clap_core.batchfile import BatchFileError, read_batch_zip, write_batch_zip
 from clap_core.contrastive import TAU_RANGE, check_tau
+from clap_core.scenarios import default_batch
 from clap_core.tables import escape_cell, frame_csv, unescape_cell
 from clap_core.zeroshot import MAX_LABELS, check_labels
 

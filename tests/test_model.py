@@ -178,7 +178,7 @@ def test_precision_auto_keeps_small_models_in_fp32_and_follows_the_hardware(monk
 
 def test_bf16_embeddings_agree_with_fp32(bundled):
     """bf16 weights give embeddings within cosine 0.999 of fp32 on the shipped examples; τ is the fp32 one."""
-    from clap_core.batch import default_batch
+    from clap_core.scenarios import default_batch
 
     assert bundled.precision == "fp32"  # auto on CPU for a small model
     half = load_checkpoint("bundled", device="cpu", precision="bf16")

@@ -137,8 +137,8 @@ def test_cli_sweep_bad_arguments_exit_2_one_line():
 
 
 def test_sweep_of_real_embeddings_matches_contrastive(bundled):
-    from clap_core.batch import default_batch
     from clap_core.embed import Embedder
+    from clap_core.scenarios import default_batch
 
     items = default_batch()
     emb = Embedder(bundled)

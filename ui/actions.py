@@ -12,7 +12,7 @@ from clap_core.batchfile import MAX_MEMBERS, MAX_UNPACKED_MB, BatchFileError, re
 from clap_core.examples import Example
 from clap_core.scenarios import DEFAULT_SCENARIO, get
 
-from . import state, store
+from . import state
 from .settings import LIMITS
 
 BATCH_FILE_NOTE = (f"A batch file holds at most {MAX_MEMBERS} entries, {LIMITS.max_clips} clips of up to "
@@ -144,7 +144,7 @@ def clear() -> None:
 
 def batch_file() -> Callable[[], bytes]:
     """What Download batch serves: the batch as a zip (clips, batch.csv, settings.json), made on the click."""
-    items, settings = state.batch(), store.settings()
+    items, settings = state.batch(), state.batch_settings()
     return lambda: write_batch_zip(items, settings)
 
 
@@ -154,12 +154,11 @@ def _apply_settings(settings: dict) -> list[tuple[str, str]]:
 
     τ goes to the checkpoint the file was made with (the current one when the file names none or the same):
     a τ chosen for one model says nothing about another. The checkpoint is never switched automatically."""
-    ss, current = st.session_state, state.checkpoint_name()
+    current = state.checkpoint_name()
     made_with = settings.get("checkpoint") or current
     taken = []
     if "policy" in settings:
-        ss.policy = settings["policy"]
-        ss.pop("policy_widget", None)  # the sidebar's picker shows the new policy
+        state.set_policy(settings["policy"])
         taken.append(f"long-clip policy {settings['policy']}")
     if "tau" in settings:
         if settings["tau"] is None:

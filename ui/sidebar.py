@@ -41,7 +41,7 @@ def _switch_to(name: str, precision: str | None = None) -> None:
             current = state.checkpoint_name()
             ss.ck_choice = current if known(current) or current in state.own_checkpoints() else CUSTOM
         return
-    ss.precision = precision
+    state.set_precision(precision)
     state.set_checkpoint(name)
 
 
@@ -52,7 +52,7 @@ def _on_pick() -> None:
 
 
 def _on_policy() -> None:
-    st.session_state.policy = st.session_state.policy_widget
+    state.set_policy(st.session_state.policy_widget)
 
 
 def _on_precision() -> None:

@@ -42,7 +42,8 @@ def init() -> None:
                                   f"Still using {BUNDLED}.")
             ss.checkpoint = BUNDLED
             checkpoint()
-        ss.batch = store.restored_or(lambda: _scenario_batch(DEFAULT_SCENARIO))  # the URL's ?b=<id>, else the default scenario
+        # the URL's ?b=<id>, else the default scenario
+        ss.batch = store.restored_or(lambda: _scenario_batch(DEFAULT_SCENARIO), batch_settings)
     store.keep_link()  # page switches drop the URL's ?b=<id>: put it back
 
 
@@ -73,6 +74,11 @@ def checkpoint_name() -> str:
 def precision() -> str:
     """The precision setting (auto, fp32 or bf16) checkpoints are loaded in."""
     return st.session_state.precision
+
+
+def set_precision(value: str) -> None:
+    """The precision checkpoints are loaded in from now on (the sidebar, once the checkpoint has loaded in it)."""
+    st.session_state.precision = value
 
 
 def checkpoint(name: str | None = None) -> LoadedCheckpoint:
@@ -151,7 +157,7 @@ def batch() -> Batch:
 def set_batch(new: Batch, from_editor: bool = False) -> None:
     """Replace the batch; a change not made in the table gives the table a fresh key (no stale edits)."""
     st.session_state.batch = new
-    store.save(new)  # kept on the server for a reload (ui/store.py)
+    store.save(new, batch_settings())  # kept on the server for a reload (ui/store.py)
     if not from_editor:
         st.session_state.editor_version = st.session_state.get("editor_version", 0) + 1
 
@@ -189,6 +195,21 @@ def scenario() -> tuple[Scenario, bool] | None:
 def policy() -> str:
     """The long-clip policy in use."""
     return st.session_state.policy
+
+
+def set_policy(value: str) -> None:
+    """The long-clip policy from now on (the sidebar's picker shows it on its next draw)."""
+    ss = st.session_state
+    ss.policy = value
+    if ss.get("policy_widget") != value:
+        ss.pop("policy_widget", None)
+
+
+def batch_settings() -> dict:
+    """What a saved or downloaded batch records next to its pairs: checkpoint, long-clip policy, τ when the user
+    set it."""
+    name = checkpoint_name()
+    return {"checkpoint": name, "policy": policy(), "tau": st.session_state.taus.get(name)}
 
 
 # -- τ: one owner, per checkpoint ----------------------------------------------------------------

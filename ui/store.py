@@ -99,21 +99,13 @@ def _store() -> BatchStore:
     return _open(str(folder))
 
 
-def settings() -> dict:
-    """What a saved batch records next to its pairs: checkpoint, long-clip policy, τ when the user set it."""
-    from . import state  # state calls this module: import at use
-
-    name = state.checkpoint_name()
-    return {"checkpoint": name, "policy": state.policy(), "tau": st.session_state.taus.get(name)}
-
-
 def _problem(e: Exception) -> str:
     return f"{type(e).__name__}: {str(e).strip() or 'no detail'}".splitlines()[0]
 
 
-def save(batch: Batch) -> None:
-    """Keep the session's batch in the store (ui.state.set_batch calls this after every change); the first
-    save of a session makes its id and puts it in the URL."""
+def save(batch: Batch, settings: dict) -> None:
+    """Keep the session's batch and its ``settings`` (ui.state.batch_settings) in the store (ui.state.set_batch
+    calls this after every change); the first save of a session makes its id and puts it in the URL."""
     ss = st.session_state
     size = sum(len(p.data) if p.data is not None else p.clip.samples.nbytes for p in batch)
     if size > KEEP_MB * 1_000_000:  # one session must not flush everyone's batches
@@ -139,7 +131,7 @@ def save(batch: Batch) -> None:
             entries.append({"sha": sha, "name": pair.name, "caption": pair.caption, "label": pair.label,
                             "source": pair.source})
         batch_id = ss.get("store_id") or secrets.token_urlsafe(9)
-        store.save(batch_id, entries, settings())
+        store.save(batch_id, entries, settings)
     except Exception as e:  # a full disk or a locked database must not cost the batch in hand
         ss.store_error = _problem(e)
         return
@@ -147,9 +139,9 @@ def save(batch: Batch) -> None:
     keep_link()
 
 
-def restored_or(make: Callable[[], Batch]) -> Batch:
-    """A new session's batch: the one saved under the URL's id (?b=…) when the store has it — under a new
-    id from now on — else ``make()`` (the example batch)."""
+def restored_or(make: Callable[[], Batch], settings: Callable[[], dict]) -> Batch:
+    """A new session's batch: the one saved under the URL's id (?b=…) when the store has it — saved under a new
+    id from now on, with ``settings()`` — else ``make()`` (the example batch)."""
     ss = st.session_state
     asked = st.query_params.get(QUERY_KEY)
     if asked is None:
@@ -172,7 +164,7 @@ def restored_or(make: Callable[[], Batch]) -> Batch:
     ss.store_memo = memo
     lost = [o.message for o in outcomes if not o.added]
     ss.messages = [("error", m) for m in lost] + [("ok", f"The batch of this link is back: {len(batch)} pairs.")]
-    save(batch)
+    save(batch, settings())
     return batch
 
 
