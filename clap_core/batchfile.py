@@ -14,7 +14,6 @@ format read from the content), with captions from the file names.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -22,11 +21,12 @@ import os
 import re
 import zipfile
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
-from .batch import LIMITS, Batch, FileOutcome, Limits, Pair, over_limit
+from .batch import LIMITS, Batch, FileOutcome, Limits, Pair
 from .contrastive import check_tau
 from .features import LONG_CLIP_POLICIES
+from .safezip import MemberUnread, Reader, TotalExceeded, ZipRefused, open_zip, visible, zip_members
 from .tables import csv_text, unescape_cell
 
 FORMAT = 1  # settings.json "format": what this module writes and reads
@@ -40,7 +40,7 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same batch gives th
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-class BatchFileError(ValueError):
+class BatchFileError(ZipRefused):
     """A batch file that cannot be opened; the message is one line naming the reason."""
 
 
@@ -90,120 +90,6 @@ def write_batch_zip(batch: Batch, settings: dict) -> bytes:
 
 
 # -- reading ------------------------------------------------------------------------------------
-def _unsafe(name: str) -> bool:
-    """A member name that is absolute, climbs with '..', uses backslashes or a drive letter."""
-    return (not name or name.startswith("/") or "\\" in name or "\x00" in name or re.match(r"^[A-Za-z]:", name) is not None
-            or ".." in PurePosixPath(name).parts)
-
-
-_EOCD, _EOCD64, _LOCATOR64 = b"PK\x05\x06", b"PK\x06\x06", b"PK\x06\x07"
-CENTRAL_BYTES_PER_ENTRY = 4096  # a generous bound on one central-directory record (46 bytes + name + extras)
-
-
-def _directory_size(f) -> tuple[int, int] | None:
-    """(entries, bytes) the zip's end record declares for its central directory, read from the file's last 64 KB
-    (and the ZIP64 end record where the short one is saturated); None when there is no end record."""
-    f.seek(0, os.SEEK_END)
-    size = f.tell()
-    f.seek(max(0, size - 22 - 65_535))
-    tail = f.read()
-    at = tail.rfind(_EOCD)
-    if at < 0 or len(tail) - at < 22:
-        return None
-    entries, cd_bytes = int.from_bytes(tail[at + 10 : at + 12], "little"), int.from_bytes(tail[at + 12 : at + 16], "little")
-    if (entries == 0xFFFF or cd_bytes == 0xFFFFFFFF) and at >= 20 and tail[at - 20 : at - 16] == _LOCATOR64:
-        f.seek(int.from_bytes(tail[at - 12 : at - 4], "little"))
-        rec = f.read(56)
-        if len(rec) == 56 and rec[:4] == _EOCD64:
-            entries, cd_bytes = int.from_bytes(rec[32:40], "little"), int.from_bytes(rec[40:48], "little")
-    return entries, cd_bytes
-
-
-def _open_zip(data: bytes | str | os.PathLike, max_entries: int | None = None, what: str = "") -> zipfile.ZipFile:
-    """The zip, opened; with ``max_entries``, refused from its end record before its entry list is read (a zip of a
-    million entries costs no time or memory to refuse; ``what`` names whose limit it is)."""
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        source = io.BytesIO(bytes(data))
-    else:
-        path = Path(data)
-        if not path.exists() or path.is_dir():
-            raise BatchFileError("is a folder, not a zip file" if path.is_dir() else "no such file")
-        source = path
-    try:
-        if max_entries is not None:
-            with (source.open("rb") if isinstance(source, Path) else contextlib.nullcontext(source)) as f:
-                declared = _directory_size(f)
-            if declared and (declared[0] > max_entries or declared[1] > max_entries * CENTRAL_BYTES_PER_ENTRY):
-                raise BatchFileError(f"the zip declares {declared[0]} entries in a {declared[1]:,}-byte directory; "
-                                     f"{what} has at most {max_entries} entries".replace(",", " "))
-        return zipfile.ZipFile(source)
-    except BatchFileError:
-        raise
-    except OSError as e:
-        raise BatchFileError(f"cannot be read ({e.strerror or e})") from None
-    except Exception:  # BadZipFile, or a damaged directory another way: untrusted input never escapes
-        raise BatchFileError("not a zip file") from None
-
-
-class _Unread(Exception):
-    """One member could not be read (too big, damaged): its clip gets this reason, the rest goes on."""
-
-
-class _Reader:
-    """Reads members of an open zip into memory within the limits (per member and in total)."""
-
-    def __init__(self, zf: zipfile.ZipFile, total_limit: int):
-        self.zf, self.left = zf, total_limit
-
-    def read(self, info: zipfile.ZipInfo, limit: int) -> bytes:
-        """The member's bytes; BatchFileError past the total limit, _Unread (its reason) past ``limit``."""
-        if info.file_size > limit:
-            raise _Unread(over_limit(info.file_size, limit))
-        if info.flag_bits & 0x1:
-            raise _Unread("is encrypted (password-protected) in the zip; zip it again without a password")
-        cap = min(limit, self.left)
-        try:
-            with self.zf.open(info) as f:
-                data = f.read(cap + 1)  # never inflates more than one byte past the cap
-        except Exception as e:  # bad CRC, damaged deflate data, encrypted, unknown compression
-            detail = re.sub(r"<[^<>]*>", "", str(e)).strip(" .") or type(e).__name__  # no object reprs
-            raise _Unread(f"could not be unpacked from the zip ({detail})") from None
-        if len(data) > self.left:
-            raise BatchFileError(TOO_BIG)
-        if len(data) > limit:
-            raise _Unread(f"unpacks to more than the limit of {limit / 1e6:g} MB per file")
-        self.left -= len(data)
-        return data
-
-    def text(self, info: zipfile.ZipInfo) -> str:
-        """A small text member (batch.csv, settings.json) as UTF-8; BatchFileError if it is not."""
-        try:
-            raw = self.read(info, MAX_TEXT_BYTES)
-        except _Unread as e:
-            raise BatchFileError(f"{info.filename}: {e}") from None
-        try:
-            return raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise BatchFileError(f"{info.filename} is not UTF-8 text") from None
-
-
-def zip_members(zf: zipfile.ZipFile, max_entries: int, what: str) -> dict[str, zipfile.ZipInfo]:
-    """The zip's files (not its folders) by name; BatchFileError for more than ``max_entries`` entries (``what``
-    names whose limit it is), a name that is absolute, climbs with '..' or has a backslash, or a name held twice."""
-    infos = zf.infolist()
-    if len(infos) > max_entries:
-        raise BatchFileError(f"the zip has {len(infos)} entries; {what} has at most {max_entries}")
-    members: dict[str, zipfile.ZipInfo] = {}
-    for info in infos:
-        if _unsafe(info.filename):
-            raise BatchFileError(f"unsafe name in the zip: {info.filename!r} (absolute, '..' or a backslash)")
-        if info.filename in members:
-            raise BatchFileError(f"the zip holds {info.filename!r} twice")
-        if not info.is_dir():
-            members[info.filename] = info
-    return members
-
-
 def _settings(text: str | None) -> dict:
     """The settings a batch file carries, checked: checkpoint (str), policy (a long-clip policy), tau (a number in
     TAU_RANGE, or None for the checkpoint's own); a key is left out when the file lacks it or its value is unusable,
@@ -273,8 +159,7 @@ def _rows(text: str, members: dict[str, zipfile.ZipInfo], limits: Limits, base: 
 
 def _loose_rows(members: dict[str, zipfile.ZipInfo], limits: Limits) -> list[dict]:
     """No batch.csv: every file of the zip (not settings.json, not hidden, not macOS metadata), by name."""
-    files = sorted(n for n in members if n != SETTINGS_NAME and not n.startswith("__MACOSX/")
-                   and not PurePosixPath(n).name.startswith("."))
+    files = sorted(n for n in members if n != SETTINGS_NAME and visible(n))
     if not files:
         raise BatchFileError(f"no {CSV_NAME} and no clips in the zip")
     if len(files) > limits.max_clips:
@@ -286,14 +171,26 @@ def read_batch_zip(data: bytes | str | os.PathLike,
                    limits: Limits = LIMITS) -> tuple[Batch, list[FileOutcome], dict]:
     """Open a batch file (bytes or a path): (the batch, one outcome per clip, its settings — those of
     {checkpoint, policy, tau} it holds); BatchFileError with a one-line reason when the file cannot be used."""
-    with _open_zip(data, MAX_MEMBERS, "a batch file") as zf:
+    try:
+        return _read_batch_zip(data, limits)
+    except BatchFileError:
+        raise
+    except TotalExceeded:
+        raise BatchFileError(TOO_BIG) from None
+    except ZipRefused as e:  # safezip's refusals, as this file's
+        raise BatchFileError(str(e)) from None
+
+
+def _read_batch_zip(data: bytes | str | os.PathLike, limits: Limits) -> tuple[Batch, list[FileOutcome], dict]:
+    with open_zip(data, MAX_MEMBERS, "a batch file") as zf:
         members = zip_members(zf, MAX_MEMBERS, "a batch file")
         total = min(MAX_UNPACKED_MB * 1_000_000, limits.max_clips * limits.max_file_bytes)
-        reader = _Reader(zf, total)
+        reader = Reader(zf, total)
         base = _base(members)
-        settings = _settings(reader.text(members[base + SETTINGS_NAME]) if base + SETTINGS_NAME in members else None)
+        settings = _settings(reader.text(members[base + SETTINGS_NAME], MAX_TEXT_BYTES)
+                             if base + SETTINGS_NAME in members else None)
         if base + CSV_NAME in members:
-            rows = _rows(reader.text(members[base + CSV_NAME]), members, limits, base)
+            rows = _rows(reader.text(members[base + CSV_NAME], MAX_TEXT_BYTES), members, limits, base)
         else:
             rows = _loose_rows(members, limits)
         sizes = [members[n].file_size for n in {r["file"] for r in rows}]
@@ -303,7 +200,7 @@ def read_batch_zip(data: bytes | str | os.PathLike,
         for name in dict.fromkeys(r["file"] for r in rows):
             try:
                 payload[name] = reader.read(members[name], limits.max_file_bytes)
-            except _Unread as e:
+            except MemberUnread as e:
                 payload[name] = str(e)
     return assemble_batch(rows, payload, limits) + (settings,)
 

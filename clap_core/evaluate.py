@@ -29,11 +29,11 @@ import numpy as np
 from .attributes import caption_twins, twin_accuracy
 from .audio import AudioError, DecodedClip, describe_content
 from .batch import LIMITS, FileOutcome, Limits, read_clip
-from .batchfile import BatchFileError, _open_zip, _Reader, _Unread, zip_members
 from .contrastive import cosine_matrix
 from .demo_world import DEFAULT_TEMPLATE
 from .features import DEFAULT_POLICY
 from .retrieval import retrieval_metrics
+from .safezip import MemberUnread, Reader, TotalExceeded, ZipRefused, open_zip, visible, zip_members
 from .tables import csv_text, unescape_cell
 from .zeroshot import ZeroShotResult, check_labels, check_templates, label_embeddings, zero_shot
 
@@ -183,15 +183,10 @@ def path_set(data: str, limits: SetLimits = CLI_LIMITS) -> LabelledSet:
     return check_size(_rows_set(f"{data}", rows), limits)
 
 
-def _visible(name: str) -> bool:
-    """Not macOS metadata, not a hidden file or folder."""
-    return not name.startswith("__MACOSX/") and not any(p.startswith(".") for p in PurePosixPath(name).parts)
-
-
 def _zip_rows(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], shown: str,
               total: int) -> tuple[list[dict], str]:
     """Rows {file (a member or None), name, label, caption, problem} of a zip, and its layout in words."""
-    files = sorted(n for n in members if _visible(n))
+    files = sorted(n for n in members if visible(n))
     tables = [n for n in files if n.lower().endswith(".csv")]
     if len(tables) > 1:
         raise DataError(f"{shown}: the zip holds {len(tables)} CSV files ({', '.join(tables[:4])}); keep one "
@@ -199,8 +194,8 @@ def _zip_rows(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], shown: s
     if tables:
         table = tables[0]
         try:
-            text = _Reader(zf, total).text(members[table])
-        except BatchFileError as e:
+            text = Reader(zf, total).text(members[table])
+        except ZipRefused as e:
             raise DataError(f"{shown}: {e}") from None
         base = table[: -len(PurePosixPath(table).name)]
         rows = []
@@ -232,11 +227,11 @@ def zip_set(data: bytes | str | Path, shown: str, limits: SetLimits = LOCAL_LIMI
     '..', a backslash), more entries, clips or unpacked bytes than ``limits`` allow. Nothing is extracted to
     disk; each member is read when its chunk comes, bounded by its declared and its inflated size."""
     try:
-        with _open_zip(data, limits.max_members, "a labelled set here") as zf:
+        with open_zip(data, limits.max_members, "a labelled set here") as zf:
             members = zip_members(zf, limits.max_members, "a labelled set here")
             total = limits.max_unpacked_mb * 1_000_000
             rows, layout = _zip_rows(zf, members, shown, total)
-    except BatchFileError as e:
+    except ZipRefused as e:
         raise DataError(f"{shown}: {e}") from None
     too_big = (f"{shown}: the clips unpack to more than {limits.max_unpacked_mb} MB (the limit for a labelled set "
                f"here)")
@@ -247,17 +242,17 @@ def zip_set(data: bytes | str | Path, shown: str, limits: SetLimits = LOCAL_LIMI
     labels = tuple(sorted({r["label"] for r in rows if r["label"]}))
 
     def clips() -> Iterator[LabelledClip]:
-        with _open_zip(data) as zf:
-            reader = _Reader(zf, total)
+        with open_zip(data) as zf:
+            reader = Reader(zf, total)
             for r in rows:
                 if not r["file"]:
                     yield LabelledClip(r["name"], r["label"], r["caption"], None, r["problem"])
                     continue
                 try:
                     blob, problem = reader.read(zf.getinfo(r["file"]), file_limits.max_file_bytes), ""
-                except _Unread as e:
+                except MemberUnread as e:
                     blob, problem = None, str(e)
-                except BatchFileError:  # a header lied about its size: the whole set is refused
+                except TotalExceeded:  # a header lied about its size: the whole set is refused
                     raise DataError(too_big) from None
                 yield LabelledClip(r["name"], r["label"], r["caption"], blob, problem)
 

@@ -120,7 +120,7 @@ def test_zip_of_label_folders_and_zip_with_a_csv_give_the_folder_s_numbers(world
     ({"../evil/x.wav": b"RIFF"}, None, "unsafe name in the zip: '../evil/x.wav'"),
     ({"/etc/x.wav": b"RIFF"}, None, "unsafe name in the zip: '/etc/x.wav'"),
     ({"a\\b.wav": b"RIFF"}, None, "unsafe name"),
-    ({f"dog/{i}.wav": b"RIFF" for i in range(8)}, SetLimits(100, 5, 10), "the zip has 8 entries; a labelled set here has at most 5"),
+    ({f"dog/{i}.wav": b"RIFF" for i in range(8)}, SetLimits(100, 5, 10), "the zip declares 8 entries in a 440-byte directory; a labelled set here has at most 5 entries"),
     ({f"dog/{i}.wav": b"RIFF" for i in range(8)}, SetLimits(5, 100, 10), "8 clips; at most 5 are evaluated at a time"),
     ({"dog/big.wav": bytes(3_000_000)}, SetLimits(5, 100, 2), "the clips unpack to more than 2 MB"),
     ({"a.csv": "file,label\n", "b.csv": "file,label\n"}, None, "holds 2 CSV files"),
