@@ -87,23 +87,24 @@ def twin_accuracy(E_t: np.ndarray, E_a: np.ndarray, twins: Sequence[tuple[int, i
 def _audio_embeddings(ck, features: np.ndarray, batch_size: int = 16) -> np.ndarray:
     """(N, d) L2-normalised embeddings of clips of one window each from their features, as Embedder does."""
     import torch
-    import torch.nn.functional as F
+
+    from .towers import audio_forward, batches
 
     out = []
     with torch.inference_mode():
-        for i in range(0, len(features), batch_size):
-            x = torch.from_numpy(features[i : i + batch_size]).to(ck.device, ck.dtype)  # (B, 1, T, F)
-            pooled = ck.model.audio_model(input_features=x, is_longer=torch.zeros(len(x), 1, dtype=torch.bool,
-                                                                                  device=ck.device)).pooler_output
-            out.append(F.normalize(ck.model.audio_projection(pooled), dim=-1).float().cpu().numpy())
+        for batch in batches(features, batch_size):
+            x = torch.from_numpy(batch).to(ck.device, ck.dtype)  # (B, 1, T, F)
+            _, emb = audio_forward(ck.model, x, torch.zeros(len(x), 1, dtype=torch.bool, device=ck.device))
+            out.append(emb.float().cpu().numpy())
     return np.concatenate(out).astype(np.float64)
 
 
 def _features(fe, waves: list[np.ndarray]) -> np.ndarray:
     from .features import window_features
+    from .towers import batches
 
-    return np.concatenate([window_features(fe, waves[i : i + 16], demo_world.RATE, backend="torch")["input_features"]
-                           .numpy() for i in range(0, len(waves), 16)])  # (N, 1, T, F)
+    return np.concatenate([window_features(fe, batch, demo_world.RATE, backend="torch")["input_features"].numpy()
+                           for batch in batches(waves, 16)])  # (N, 1, T, F)
 
 
 def _class_figures(emb, E_a: np.ndarray, clips: list, tau: float) -> dict:

@@ -1,6 +1,13 @@
 """Audio in: bytes or a path → a decoded clip (mono float32 at its source rate, a content key, a
 record of what was done), and that clip at any model rate through a per-rate memo.
 
+Memory is bounded whatever a file's header says: the header's rate × channels × seconds is checked before
+decoding, and more than ``MAX_CHANNELS`` channels, a rate above ``MAX_RATE`` or more than ``MAX_DECODED_BYTES``
+of samples to decode is refused with one line. The file is read in chunks of at most ``CHUNK_BYTES`` (all
+channels, float32), each mixed to mono as it comes; a file above ``MAX_KEPT_RATE`` (more than any model uses)
+is resampled down to it as it is read, so the clip's source rate (``AudioInfo.source_rate``, the rate of its
+samples) is then ``MAX_KEPT_RATE`` and ``AudioInfo.file_rate`` is the file's own.
+
 Formats are decided by content (magic bytes), never by the file name: WAV, FLAC, OGG (Vorbis, Opus)
 and MP3 go through libsndfile (``soundfile``); M4A/AAC, WebM/Matroska and anything libsndfile refuses
 go through FFmpeg (PyAV). Decoding stops once ``max_seconds`` of audio has been read. Unreadable input
@@ -10,8 +17,9 @@ Channels are mixed to mono by their mean, except when they cancel (phase-inverte
 is under 1 % of the channels'): then the first (left) channel is used and a warning says so. Samples are
 otherwise kept as the file has them, even far outside [-1, 1]. Inputs that decode but deserve a second
 look get a one-sentence entry in ``AudioInfo.warnings``: a truncated file (its header declares more than
-could be read), samples far outside [-1, 1], a strong DC offset, cancelling channels, silence, a very
-short clip, and a clip cut at ``max_seconds``.
+could be read), a chained Ogg file (only its first stream is read), a rate above ``MAX_KEPT_RATE``, samples
+far outside [-1, 1], a strong DC offset, cancelling channels, silence, a very short clip, and a clip cut at
+``max_seconds``.
 
 The clip keeps its source audio: two checkpoints with different rates can embed the same clip, and a
 checkpoint switch resamples from the source, never from an already resampled copy.
@@ -39,6 +47,15 @@ FAR_OUTSIDE = 2.0  # peak |x| above this is far outside the [-1, 1] the model ex
 DC_SHARE, DC_MIN = 0.5, 0.01  # |mean| above DC_SHARE·RMS and above DC_MIN is a strong DC offset
 CANCEL_RATIO = 0.01  # the channel mean's RMS under this share of the channels' RMS: the channels cancel
 TRUNCATED_SECONDS = 0.01  # a header may overstate the readable audio by this much before it counts as truncated
+MAX_DECLARED_SECONDS = 24 * 3600.0  # a declared length beyond this is a placeholder (e.g. a chained Ogg's), not a length
+# Bounds on what decoding may cost, whatever the header says (WAV, FLAC and Vorbis allow 255 channels, FLAC 1 MHz):
+MAX_KEPT_RATE = 48_000  # above this (more than any model uses) a file is resampled down to it as it is read
+MAX_RATE = 1_000_000  # a file sampled faster is refused (the fastest FLAC is 1 048 575 Hz, DSD-to-PCM 705 600 Hz)
+MAX_CHANNELS = 64  # a file with more channels is refused (7.1.4 and ambisonics of order 7 fit)
+# all channels as float32 over the seconds read, for a cut at DEFAULT_MAX_SECONDS (a longer cut allows proportionally
+# more): a file that needs more is refused. 30 s of 8 channels at 655 350 Hz (629 MB) or 32 at 192 kHz (737 MB) pass
+MAX_DECODED_BYTES = 1_000_000_000
+CHUNK_BYTES = 8 << 20  # one read of all channels as float32 stays under this (decoding then peaks at +35–60 MB)
 
 
 class AudioError(ValueError):
@@ -57,14 +74,19 @@ class AudioInfo:
     name: str
     container: str  # sniffed from content: wav, flac, ogg, mp3, mp4, webm, aac, unknown
     decoder: str  # soundfile or pyav
-    source_rate: int
+    source_rate: int  # the rate of the clip's samples: the file's own, or MAX_KEPT_RATE when the file is above it
     channels: int
     source_seconds: float  # duration of the file as far as known, before any cut at max_seconds
     truncated: bool  # decoding stopped at max_seconds
     downmixed: bool
     seconds: float  # duration of what was decoded (after the cut)
-    peak: float  # max |x| of the mono source samples
+    peak: float  # max |x| of the mono samples kept
     warnings: tuple[str, ...] = field(default=())
+    file_rate: int = 0  # the file's own rate (differs from source_rate only above MAX_KEPT_RATE); 0: source_rate
+
+    def __post_init__(self):
+        if not self.file_rate:
+            object.__setattr__(self, "file_rate", self.source_rate)
 
 
 def content_key(samples: np.ndarray, rate: int) -> str:
@@ -189,30 +211,162 @@ def _stream(src: str | bytes):
     return io.BytesIO(src) if isinstance(src, bytes) else src
 
 
-def _decode_soundfile(src: str | bytes, max_seconds: float) -> tuple[np.ndarray, int, float, bool, float | None]:
-    """(frames (T, C), rate, source seconds, truncated, seconds the header declares if it holds less) with
-    libsndfile, reading at most max_seconds."""
+class _Refused(Exception):
+    """A file decode() will not read; the message is the reason (it becomes the AudioError's)."""
+
+
+def _hz(rate: int) -> str:
+    return f"{rate:,} Hz".replace(",", " ")
+
+
+def _check_shape(rate: int, channels: int, frames: int, max_seconds: float) -> None:
+    """Refuse, before decoding, what cannot be made small: too many channels, too high a rate, too many bytes."""
+    budget = MAX_DECODED_BYTES * max(1.0, max_seconds / DEFAULT_MAX_SECONDS)
+    if channels > MAX_CHANNELS:
+        raise _Refused(f"{channels} channels: at most {MAX_CHANNELS} are read")
+    if rate > MAX_RATE:
+        raise _Refused(f"sampled at {_hz(rate)}: at most {_hz(MAX_RATE)} is read")
+    if frames * channels * 4 > budget:
+        raise _Refused(f"{channels} channels at {_hz(rate)} for {_seconds(frames / rate)} s are "
+                       f"{_megabytes(frames * channels * 4)} of samples to decode: "
+                       f"at most {_megabytes(budget)} is decoded per clip")
+
+
+def _megabytes(n: int) -> str:
+    """'1.47 GB', '737 MB', '0.1 MB': three significant digits."""
+    return f"{n / 1e9:.3g} GB" if n >= 1e9 else f"{n / 1e6:.3g} MB"
+
+
+class _Mixer:
+    """A stream's mono, built chunk by chunk in bounded memory: the mean over channels (float32, as a whole-array
+    ``mean(axis=1)`` gives it) and channel 0 (for channels that cancel), resampled to MAX_KEPT_RATE as it comes
+    when the file is above it; the sums of the cancel test in float64, NaN/inf checked per chunk."""
+
+    def __init__(self, rate: int, channels: int, max_seconds: float, expected: int):
+        if channels < 1:
+            raise ValueError("the stream has no channels")
+        _check_shape(rate, channels, expected, max_seconds)
+        self.rate, self.channels, self.max_seconds = rate, channels, max_seconds
+        self.limit = int(round(max_seconds * rate))  # frames kept at most
+        self.kept_rate = min(rate, MAX_KEPT_RATE)
+        self.chunk = max(1, CHUNK_BYTES // (4 * channels))  # frames per read
+        self.n = 0  # frames kept (at most limit), at the file's rate
+        self._decoded = 0  # frames decoded (the last chunk may run past limit)
+        self._peak = 0.0  # max |x| over all channels
+        self._sq_all = self._sq_mono = 0.0  # sums of squares, float64
+        self._mono: list[np.ndarray] = []
+        self._left: list[np.ndarray] = []
+        self._soxr = None
+        if rate > MAX_KEPT_RATE:
+            import soxr
+
+            self._soxr = soxr.ResampleStream(rate, MAX_KEPT_RATE, 1 if channels == 1 else 2, dtype="float32",
+                                             quality=SOXR_QUALITY)
+
+    def add(self, block: np.ndarray) -> None:
+        """Mix one chunk (t, C) of float32 frames in; frames past ``limit`` are dropped."""
+        if block.shape[1] != self.channels:
+            raise ValueError(f"the channel count changes from {self.channels} to {block.shape[1]} mid-stream")
+        self._decoded += block.shape[0]
+        if self._decoded * self.channels * 4 > MAX_DECODED_BYTES:  # a header that understated the length
+            _check_shape(self.rate, self.channels, self._decoded, self.max_seconds)
+        block = np.ascontiguousarray(block[: self.limit - self.n])  # a row's mean depends on its layout
+        if block.shape[0] == 0:
+            return
+        if not np.all(np.isfinite(block)):
+            raise _Refused("contains NaN or infinite sample values")
+        self.n += block.shape[0]
+        if self.channels == 1:
+            self._keep(block[:, 0], None)
+            return
+        mono = block.mean(axis=1, dtype=np.float32)
+        self._peak = max(self._peak, float(block.max()), -float(block.min()))
+        self._sq_all += float(np.sum(np.square(block, dtype=np.float64)))
+        self._sq_mono += float(np.sum(np.square(mono, dtype=np.float64)))
+        self._keep(mono, block[:, 0])
+
+    def _keep(self, mono: np.ndarray, left: np.ndarray | None, last: bool = False) -> None:
+        if self._soxr is not None:
+            both = mono[:, None] if left is None else np.stack([mono, left], axis=1)
+            out = self._soxr.resample_chunk(both, last=last)
+            mono, left = out[:, 0], (None if left is None else out[:, 1])
+        self._mono.append(np.array(mono, dtype=np.float32))  # a copy: the chunk it came from is let go
+        if left is not None:
+            self._left.append(np.array(left, dtype=np.float32))
+
+    def finish(self) -> tuple[np.ndarray, bool]:
+        """(mono samples at kept_rate, whether the channels cancelled and channel 0 is used instead)."""
+        if self._soxr is not None:
+            empty = np.zeros(0, np.float32)
+            self._keep(empty, None if self.channels == 1 else empty, last=True)
+        cancel = (self.channels > 1 and self._peak >= SILENCE_PEAK
+                  and math.sqrt(self._sq_mono / self.n) < CANCEL_RATIO * math.sqrt(self._sq_all / (self.n * self.channels)))
+        parts = self._left if cancel else self._mono
+        self._mono = self._left = []
+        return (np.concatenate(parts) if len(parts) != 1 else parts[0]), cancel
+
+
+_MPEG = ("MP3", "MPEG")  # what soundfile names an MP3's format (0.12 on: MP3)
+
+
+def _decode_soundfile(src: str | bytes, max_seconds: float) -> tuple[_Mixer, int, float, bool, float | None]:
+    """(mixed frames, rate, source seconds, truncated, seconds the header declares if it holds less) with
+    libsndfile, reading at most max_seconds in chunks."""
     import soundfile as sf
 
     with sf.SoundFile(_stream(src)) as f:
         rate = int(f.samplerate)
         limit = int(round(max_seconds * rate))
         total = f.frames if f.frames and f.frames > 0 else None  # unknown for some streams
+        if total and total > MAX_DECLARED_SECONDS * rate:  # a placeholder (a chained Ogg gets 2⁶³ - 1): unknown
+            total = None
         want = min(limit, total) if total else limit + 1
-        frames = f.read(frames=want, dtype="float32", always_2d=True)
+        mixer = _Mixer(rate, int(f.channels), max_seconds, want)
+        # MPEG audio has at most 2 channels at 48 kHz, and libsndfile's MP3 samples depend on the read sizes: one read
+        chunk = want if f.format in _MPEG else mixer.chunk
+        got = 0
+        while got < want:
+            k = min(chunk, want - got)
+            block = f.read(frames=k, dtype="float32", always_2d=True)
+            mixer.add(block)
+            got += block.shape[0]
+            if block.shape[0] < k:
+                break
         fmt = f.format
     declared = None
     if total is None:
-        total = frames.shape[0]
-    elif frames.shape[0] < want:  # the data ends before the length libsndfile was given
-        if fmt != "MPEG" or _mp3_length_is_exact(src):  # without a Xing/Info/VBRI header an MP3's length is a guess
+        total = got
+    elif got < want:  # the data ends before the length libsndfile was given
+        if fmt not in _MPEG or _mp3_length_is_exact(src):  # without a Xing/Info/VBRI header an MP3's length is a guess
             declared = total / rate
-        total = frames.shape[0]
+        total = got
     if fmt == "WAV":  # libsndfile quietly shortens a WAV whose data chunk runs past the end of the file
         declared = _wav_declared_seconds(src, total / rate) or declared
-    if declared is not None and declared - total / rate <= TRUNCATED_SECONDS:
+    if declared is not None and (declared - total / rate <= TRUNCATED_SECONDS or declared > MAX_DECLARED_SECONDS):
         declared = None
-    return frames[:limit], rate, total / rate, total > limit, declared
+    return mixer, rate, total / rate, total > limit, declared
+
+
+_OGG_BOS = re.compile(rb"OggS\x00[\x02\x06]")  # an Ogg page that begins a logical stream (BOS, maybe also EOS)
+_SCAN_BLOCK = 4 << 20
+
+
+def _ogg_streams(src: str | bytes) -> int:
+    """How many logical streams begin in an Ogg file (more than one: chained), from its pages' BOS flags; 1 without
+    a scan when the last page belongs to the first page's stream."""
+    size = len(src) if isinstance(src, bytes) else os.path.getsize(src)
+    tail = _read_head(src, max(0, size - (128 << 10)), 128 << 10)  # an Ogg page is at most 65 307 bytes
+    last = tail.rfind(b"OggS\x00", 0, max(0, len(tail) - 17))  # the last page whose serial is all there
+    if last < 0 or tail[last + 14 : last + 18] == _read_head(src, 14, 4):
+        return 1
+    serials, offset = set(), 0
+    while True:
+        data = _read_head(src, offset, _SCAN_BLOCK + 18)  # 18: a page header's serial ends at byte 18
+        serials.update(data[m.start() + 14 : m.start() + 18] for m in _OGG_BOS.finditer(data)
+                       if m.start() < _SCAN_BLOCK and m.start() + 18 <= len(data))
+        if len(data) < _SCAN_BLOCK + 18:
+            return len(serials)
+        offset += _SCAN_BLOCK
 
 
 def _read_head(src: str | bytes, offset: int, n: int) -> bytes:
@@ -252,9 +406,9 @@ def _mp3_length_is_exact(src: str | bytes) -> bool:
     return any(tag in frame for tag in (b"Xing", b"Info", b"VBRI"))
 
 
-def _decode_pyav(src: str | bytes, max_seconds: float) -> tuple[np.ndarray, int, float, bool, float | None]:
-    """(frames (T, C), rate, source seconds, truncated, seconds the container declares if it holds clearly
-    less) with FFmpeg, decoding no further than needed."""
+def _decode_pyav(src: str | bytes, max_seconds: float) -> tuple[_Mixer | None, int, float, bool, float | None]:
+    """(mixed frames, rate, source seconds, truncated, seconds the container declares if it holds clearly
+    less) with FFmpeg, decoding no further than needed and mixing each decoded frame as it comes."""
     import av
 
     with av.open(_stream(src), mode="r") as container:
@@ -262,28 +416,53 @@ def _decode_pyav(src: str | bytes, max_seconds: float) -> tuple[np.ndarray, int,
             raise _NoAudioStream()
         stream = container.streams.audio[0]
         rate = int(stream.codec_context.sample_rate or stream.rate or 0)
-        chunks: list[np.ndarray] = []
-        n = 0
-        for frame in container.decode(stream):
-            arr = frame.to_ndarray()  # planar: (C, t); packed: (1, t·C)
-            if not frame.format.is_planar:
-                arr = arr.reshape(-1, len(frame.layout.channels)).T
-            rate = rate or int(frame.sample_rate)
-            chunks.append(_to_float32(arr).T)  # (t, C)
-            n += arr.shape[1]
-            if n > max_seconds * rate:
-                break
         known = float(stream.duration * stream.time_base) if stream.duration else None
         if known is None and container.duration:
             known = container.duration / 1_000_000
-    if not chunks:
-        return np.zeros((0, 1), np.float32), rate, 0.0, False, None
-    limit = int(round(max_seconds * rate))
-    truncated = n > limit
+        if known is not None and known > MAX_DECLARED_SECONDS:
+            known = None
+        expected = max_seconds if known is None else min(known, max_seconds)
+        if rate > 0:  # before decoding, from the codec's parameters
+            _check_shape(rate, stream.codec_context.channels, int(round(expected * rate)), max_seconds)
+        mixer = None
+        n = 0
+        for arr, frame_rate in _pyav_arrays(container.decode(stream)):
+            rate = rate or frame_rate
+            if mixer is None:
+                mixer = _Mixer(rate, arr.shape[0], max_seconds, int(round(expected * rate)))
+            mixer.add(_to_float32(arr).T)  # (t, C)
+            n += arr.shape[1]
+            if n > max_seconds * rate:
+                break
+    if mixer is None:
+        return None, rate, 0.0, False, None
+    truncated = n > mixer.limit
     seconds = max(known or 0.0, n / rate) if truncated else n / rate
     # container durations are estimates (codec priming, padding): only a clear shortfall counts as truncation
     declared = known if not truncated and known and known - seconds > max(0.1, 0.05 * known) else None
-    return np.concatenate(chunks, axis=0)[:limit], rate, seconds, truncated, declared
+    return mixer, rate, seconds, truncated, declared
+
+
+def _pyav_arrays(frames):
+    """(C, t) arrays of decoded PyAV frames, with their rates. PyAV reads a planar frame's planes past
+    AV_NUM_DATA_POINTERS (8) from the wrong memory (garbage, or a crash), so such frames are repacked first."""
+    import av
+
+    packer = None
+    for frame in frames:
+        if frame.format.is_planar and len(frame.layout.channels) > 8:
+            if packer is None:
+                packer = av.AudioResampler(format=frame.format.packed.name, layout=frame.layout, rate=frame.sample_rate)
+            yield from ((_frame_array(f), int(f.sample_rate)) for f in packer.resample(frame))
+        else:
+            yield _frame_array(frame), int(frame.sample_rate)
+    if packer is not None:
+        yield from ((_frame_array(f), int(f.sample_rate)) for f in packer.resample(None))
+
+
+def _frame_array(frame) -> np.ndarray:
+    arr = frame.to_ndarray()  # planar: (C, t); packed: (1, t·C)
+    return arr if frame.format.is_planar else arr.reshape(-1, len(frame.layout.channels)).T
 
 
 def _to_float32(arr: np.ndarray) -> np.ndarray:
@@ -321,11 +500,6 @@ def _rms(x: np.ndarray) -> float:
 def _seconds(s: float) -> str:
     """Seconds with two decimals, more when that would read as 0.00."""
     return f"{s:.2f}" if s >= 0.005 or s == 0 else f"{s:.4f}"
-
-
-def _channels_cancel(frames: np.ndarray, mean: np.ndarray) -> bool:
-    """Whether channels that are not silent cancel in their mean (phase-inverted stereo)."""
-    return float(np.max(np.abs(frames))) >= SILENCE_PEAK and _rms(mean) < CANCEL_RATIO * _rms(frames)
 
 
 def _level_warnings(mono: np.ndarray, peak: float) -> list[str]:
@@ -401,19 +575,23 @@ def decode(source: str | os.PathLike | bytes, *, name: str | None = None,
     other = _non_audio_kind(head[:8]) if container == "unknown" else None
     if other:
         raise AudioError(label, f"not audio: the content is {other}")
-    frames = rate = duration = truncated = declared = None
+    mixer = rate = duration = truncated = declared = None
     decoder = ""
     errors: list[str] = []
     if container in ("wav", "flac", "ogg", "mp3", "aiff"):
         try:
-            frames, rate, duration, truncated, declared = _decode_soundfile(src, max_seconds)
+            mixer, rate, duration, truncated, declared = _decode_soundfile(src, max_seconds)
             decoder = "soundfile"
+        except _Refused as e:
+            raise AudioError(label, str(e)) from None
         except Exception as e:  # libsndfile refuses: fall back to FFmpeg below
             errors.append(_decoder_detail(e))
-    if frames is None:
+    if decoder != "soundfile":
         try:
-            frames, rate, duration, truncated, declared = _decode_pyav(src, max_seconds)
+            mixer, rate, duration, truncated, declared = _decode_pyav(src, max_seconds)
             decoder = "pyav"
+        except _Refused as e:
+            raise AudioError(label, str(e)) from None
         except _NoAudioStream:
             if container == "unknown":
                 raise AudioError(label, UNRECOGNISED) from None
@@ -426,21 +604,21 @@ def decode(source: str | os.PathLike | bytes, *, name: str | None = None,
                                     + (f" ({detail})" if detail else "")) from None
     if not rate or rate <= 0:
         raise AudioError(label, "the stream has no valid sampling rate")
-    if frames.shape[0] == 0:
+    if mixer is None or mixer.n == 0:
         raise AudioError(label, f"contains no audio samples ({container} container)")
-    if not np.all(np.isfinite(frames)):
-        raise AudioError(label, "contains NaN or infinite sample values")
-    channels = int(frames.shape[1])
-    mono = frames.mean(axis=1, dtype=np.float32) if channels > 1 else frames[:, 0]  # (T,)
-    cancel = channels > 1 and _channels_cancel(frames, mono)
-    if cancel:
-        mono = frames[:, 0]
+    channels, kept_rate = mixer.channels, mixer.kept_rate
+    mono, cancel = mixer.finish()  # (T,) at kept_rate
     peak = float(np.max(np.abs(mono))) if mono.size else 0.0
-    seconds = mono.shape[0] / rate
+    seconds = mono.shape[0] / kept_rate
     warnings: list[str] = []
     if declared is not None:
         warnings.append(f"the file is truncated: its header declares {declared:.2f} s "
                         f"but only {_seconds(duration)} s could be read")
+    streams = _ogg_streams(src) if container == "ogg" and decoder == "soundfile" else 1
+    if streams > 1:
+        warnings.append(f"the file chains {streams} Ogg streams; only the first was read")
+    if kept_rate != rate:
+        warnings.append(f"recorded at {_hz(rate)}, above what any model uses; kept at {_hz(kept_rate)}")
     if cancel:
         warnings.append("the channels cancel when mixed to mono (phase-inverted); the left channel is used")
     warnings += _level_warnings(mono, peak)
@@ -454,7 +632,7 @@ def decode(source: str | os.PathLike | bytes, *, name: str | None = None,
         name=label,
         container=container,
         decoder=decoder,
-        source_rate=int(rate),
+        source_rate=int(kept_rate),
         channels=channels,
         source_seconds=float(duration),
         truncated=bool(truncated),
@@ -462,5 +640,6 @@ def decode(source: str | os.PathLike | bytes, *, name: str | None = None,
         seconds=float(seconds),
         peak=peak,
         warnings=tuple(warnings),
+        file_rate=int(rate),
     )
     return DecodedClip.from_samples(mono, info)

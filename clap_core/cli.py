@@ -186,7 +186,7 @@ def _clip_record(clip, ck, policy: str) -> dict:
     window = int(round(ck.window_seconds * ck.sampling_rate))
     n = len(clip.waveform(ck.sampling_rate))
     return {
-        "file": info.name, "container": info.container, "source_rate": info.source_rate,
+        "file": info.name, "container": info.container, "source_rate": info.source_rate, "file_rate": info.file_rate,
         "channels": info.channels, "seconds": round(info.seconds, 4),
         "resampled": info.source_rate != ck.sampling_rate, "truncated": info.truncated,
         "windowing": describe_windowing(n, ck.sampling_rate, window, policy),
@@ -459,7 +459,7 @@ def cmd_convert(args) -> int:
     try:
         out = convert(args.file, args.out, tokenizer=args.tokenizer)
     except MsClapError as e:
-        raise UsageError(f"{args.file}: {e}") from None
+        raise UsageError(str(e)) from None  # MsClapError names the file
     _emit(args, {"out": str(out)}, f"wrote {out} (load it with --checkpoint {out})")
     return 0
 

@@ -26,6 +26,7 @@ import numpy as np
 from .audio import DecodedClip, content_key
 from .checkpoints import LoadedCheckpoint
 from .features import DEFAULT_POLICY, FEATURE_BACKENDS, pick_feature_backend, split_windows, window_features
+from .towers import audio_forward, batches, text_forward
 
 TEXT_MAX_TOKENS = 77  # the tokenizer keeps a caption's first 77 tokens (CLAP's text context)
 
@@ -184,12 +185,11 @@ class Embedder:
         from concurrent.futures import ThreadPoolExecutor
 
         import torch
-        import torch.nn.functional as F
 
         ck = self.checkpoint
         fe = ck.processor.feature_extractor
         feature_device = ck.device if str(ck.device).startswith("cuda") else "cpu"  # torch backend: where to compute
-        batches = [windows[i : i + self.batch_size] for i in range(0, len(windows), self.batch_size)]
+        chunks = list(batches(windows, self.batch_size))
 
         def features(batch: list[np.ndarray]) -> dict:
             with torch.inference_mode():
@@ -197,16 +197,14 @@ class Embedder:
 
         pooled, projected = [], []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clap-features") as pool, torch.inference_mode():
-            ahead = pool.submit(features, batches[0])
-            for k in range(len(batches)):
+            ahead = pool.submit(features, chunks[0])
+            for k in range(len(chunks)):
                 feats = ahead.result()
-                if k + 1 < len(batches):
-                    ahead = pool.submit(features, batches[k + 1])
-                out = ck.model.audio_model(
-                    input_features=torch.as_tensor(feats["input_features"]).to(ck.device, ck.dtype),  # (B, C, T, F)
-                    is_longer=torch.as_tensor(feats["is_longer"]).to(ck.device),  # (B, 1)
-                ).pooler_output  # (B, H)
-                emb = F.normalize(ck.model.audio_projection(out), dim=-1)  # (B, d)
+                if k + 1 < len(chunks):
+                    ahead = pool.submit(features, chunks[k + 1])
+                out, emb = audio_forward(ck.model,  # → (B, H) pooled, (B, d) unit
+                                         torch.as_tensor(feats["input_features"]).to(ck.device, ck.dtype),  # (B, C, T, F)
+                                         torch.as_tensor(feats["is_longer"]).to(ck.device))  # (B, 1)
                 pooled.append(out.float().cpu().numpy())
                 projected.append(emb.float().cpu().numpy())
         return np.concatenate(pooled), np.concatenate(projected).astype(np.float64)
@@ -290,20 +288,15 @@ class Embedder:
     def _run_text(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Captions through the text tower and the projection: (N, H) pooled, (N, d) normalised."""
         import torch
-        import torch.nn.functional as F
 
         ck = self.checkpoint
         tok = ck.processor.tokenizer
         pooled, projected = [], []
         with torch.inference_mode():
-            for i in range(0, len(texts), self.batch_size):
-                enc = tok(list(texts[i : i + self.batch_size]), padding=True, truncation=True,
-                          max_length=TEXT_MAX_TOKENS, return_tensors="pt")
-                out = ck.model.text_model(
-                    input_ids=enc["input_ids"].to(ck.device),  # (B, L)
-                    attention_mask=enc["attention_mask"].to(ck.device),
-                ).pooler_output  # (B, H)
-                emb = F.normalize(ck.model.text_projection(out), dim=-1)  # (B, d)
+            for batch in batches(texts, self.batch_size):
+                enc = tok(list(batch), padding=True, truncation=True, max_length=TEXT_MAX_TOKENS, return_tensors="pt")
+                out, emb = text_forward(ck.model, enc["input_ids"].to(ck.device),  # (B, L) → (B, H), (B, d)
+                                        enc["attention_mask"].to(ck.device))
                 pooled.append(out.float().cpu().numpy())
                 projected.append(emb.float().cpu().numpy())
         return np.concatenate(pooled), np.concatenate(projected)

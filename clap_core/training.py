@@ -30,6 +30,7 @@ from . import demo_world
 from .attributes import evaluate_held_out
 from .contrastive import symmetric_loss_torch
 from .embed import TEXT_MAX_TOKENS
+from .towers import audio_forward, batches, text_forward
 
 TRAIN_SEED = 1234  # clips for training; evaluation uses other seeds (attributes.EVAL_SEED, PAIRS_SEED)
 TEMPLATES = ("This is a sound of {}.", "the sound of {}", "{}", "a recording of {}", "a sound of {}")
@@ -158,10 +159,8 @@ def _features(fe, clips, backend: str = "numpy") -> np.ndarray:
 
     if backend == "numpy":
         return np.concatenate([window_features(fe, [c.waveform], demo_world.RATE)["input_features"] for c in clips])  # (N, 1, T, F)
-    return np.concatenate([
-        window_features(fe, [c.waveform for c in clips[i : i + 32]], demo_world.RATE, backend=backend)["input_features"].numpy()
-        for i in range(0, len(clips), 32)
-    ])
+    return np.concatenate([window_features(fe, [c.waveform for c in batch], demo_world.RATE, backend=backend)
+                           ["input_features"].numpy() for batch in batches(clips, 32)])
 
 
 def _twins(clips, by_class: list[np.ndarray]) -> list[dict[str, list[tuple[int, int]]]]:
@@ -266,10 +265,10 @@ def _train(out: str | Path, cfg: TrainConfig, log, evaluate: bool) -> dict:
     history = []
     for step in range(cfg.steps):
         idx, input_ids, attention_mask = twin_batch() if n_twins else class_batch()
-        audio = model.get_audio_features(input_features=feats[idx], is_longer=torch.zeros(len(idx), 1, dtype=torch.bool))
-        text = model.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
+        _, audio = audio_forward(model, feats[idx], torch.zeros(len(idx), 1, dtype=torch.bool))
+        _, text = text_forward(model, input_ids, attention_mask)
         # One shared temperature (logit_scale_a), as LAION trains.
-        loss = symmetric_loss_torch(text.pooler_output, audio.pooler_output, model.logit_scale_a)
+        loss = symmetric_loss_torch(text, audio, model.logit_scale_a)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -20,10 +20,12 @@ from .views import MatrixView, exported
 def clip_facts(pair: Pair, rate: int, window_seconds: float) -> str:
     """'3.21 s · 44100 Hz · 2 ch · WAV — downmixed to mono; resampled to 48000 Hz; …' for one clip."""
     info = pair.info
-    steps = [f"{info.seconds:.2f} s", f"{info.source_rate} Hz", f"{info.channels} ch", info.container.upper()]
+    steps = [f"{info.seconds:.2f} s", f"{info.file_rate} Hz", f"{info.channels} ch", info.container.upper()]
     done = []
     if info.downmixed:
         done.append("downmixed to mono")
+    if info.file_rate != info.source_rate:
+        done.append(f"kept at {info.source_rate} Hz on reading")
     if info.source_rate != rate:
         done.append(f"resampled to {rate} Hz")
     if info.truncated:

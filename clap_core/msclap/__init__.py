@@ -14,6 +14,7 @@ from .loading import (
     MsClapError,
     MsClapFeatures,
     MsClapProcessor,
+    check_tokenizer_fits,
     convert,
     fingerprint,
     hub_weights,
@@ -79,6 +80,15 @@ def _registry_weights(name: str, version, step) -> Path:
         return path
 
 
+def error_line(name: str, e: MsClapError) -> str:
+    """The one line a CheckpointError says: ``name`` then the reason, the file's name said once."""
+    msg = str(e)
+    own = Path(name).expanduser().name
+    if name not in REGISTRY_NAMES and own and msg.startswith(own) and msg[len(own):][:1] in (":", " "):
+        return f"{name!r}{msg[len(own):]}"  # "x.pth: empty file" → "'/path/x.pth': empty file"
+    return f"{name!r}: {msg}"
+
+
 def load_msclap(name: str, device: str | None = None, precision: str = "auto",
                 on_step: Callable[[str], None] | None = None, tokenizer: str | Path | None = None):
     """Load MS-CLAP by registry name, .pth file or converted folder; eval mode, on ``device``, in ``precision``.
@@ -104,9 +114,11 @@ def load_msclap(name: str, device: str | None = None, precision: str = "auto",
             tok_source = tokenizer or version.text_model
             local = Path(str(tok_source)).exists() or offline_mode()
         step(f"loading the {version.text_model} tokenizer")
-        tok = load_tokenizer(tok_source, version, local_only=local)
+        text_config = model.config.text_config
+        tok = load_tokenizer(tok_source, version, local_only=local, max_positions=text_config.max_position_embeddings)
+        check_tokenizer_fits(tok, text_config)
     except MsClapError as e:
-        raise CheckpointError(f"{name!r}: {e}") from None
+        raise CheckpointError(error_line(name, e)) from None
     dev = pick_device(device)
     n_params = n_parameters(model)
     prec = resolve_precision(precision, dev, n_params)

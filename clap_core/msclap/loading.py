@@ -10,6 +10,10 @@ Three sources:
   the hub       ``microsoft/msclap``'s CLAP_weights_<version>.pth and the text model's tokenizer (gpt2,
                 bert-base-uncased), through huggingface_hub's cache; offline, a clear error.
 
+Whatever is wrong with a file or folder ends in one :class:`MsClapError` naming the file and the fault; what
+can be checked before torch or safetensors read a file is (:mod:`.checks`), and a folder's model is sized from
+its config.json and refused over a bound before anything is built.
+
 Only what the embeddings need is built: the classifier heads in the files (CNN14's fc_audioset, HTS-AT's
 tscam_conv and head, BERT's tanh pooler) are ignored, as are buffers the modules rebuild themselves (HTS-AT's
 relative_position_index and attn_mask, position ids, GPT-2's causal mask).
@@ -27,6 +31,18 @@ from typing import Any
 
 import numpy as np
 
+from .checks import (
+    MsClapError,
+    audio_overrides,
+    check_pth_file,
+    check_size,
+    check_text_shape,
+    config_version,
+    first_line,
+    read_config,
+    read_safetensors_header,
+    text_settings,
+)
 from .model import HUB_REPO, VERSIONS, LogMel, MsClapModel, MsClapVersion
 
 EOT = " <|endoftext|>"  # msclap appends this to every GPT-2 caption
@@ -41,31 +57,35 @@ HTSAT_RENAMES = ((".attn.proj.", ".attention.output.dense."),
                  (".attn.relative_position_bias_table", ".attention.self.relative_position_bias_table"),
                  (".norm1.", ".layernorm_before."), (".norm2.", ".layernorm_after."),
                  (".mlp.fc1.", ".intermediate.dense."), (".mlp.fc2.", ".output.dense."))
-
-
-class MsClapError(RuntimeError):
-    """An MS-CLAP file or folder cannot be loaded; the message says why."""
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
 
 
 # -- reading ------------------------------------------------------------------------------------
 def read_pth(path: str | Path) -> dict:
     """msclap's ``{"model": state_dict}`` from a .pth, by torch's weights-only unpickler (tensors and plain
-    containers only); anything else is refused before any object of it is built."""
+    containers only); anything else is refused before any object of it is built. An empty or oversized file is
+    refused before torch reads it (:func:`~clap_core.msclap.checks.check_pth_file`)."""
     import torch
 
     path = Path(path)
+    check_pth_file(path)
     try:
         with warnings.catch_warnings():  # torch's note on pickle protocols: noise for a refused or accepted file
             warnings.simplefilter("ignore", UserWarning)
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "it holds objects other than tensors"
+        text = str(e)
+        detail = text.split("WeightsUnpickler error:", 1)[1] if "WeightsUnpickler error:" in text else text
+        first = first_line(detail) or "it holds objects other than tensors"
         raise MsClapError(f"{path.name} was refused: it needs more than tensors and plain containers to load "
-                          f"({first[:200]}); only weights-only files are read, never arbitrary pickles") from None
-    except (OSError, RuntimeError, EOFError, ValueError) as e:
-        raise MsClapError(f"{path.name} cannot be read as a torch file: {str(e).splitlines()[0][:200]}") from None
+                          f"({first}); only weights-only files are read, never arbitrary pickles") from None
+    except MemoryError:
+        raise MsClapError(f"{path.name}: not enough memory to read it") from None
+    except Exception as e:  # torch's readers raise many types for a truncated or damaged file
+        raise MsClapError(f"{path.name} cannot be read as a torch file: {first_line(e)}") from None
     sd = obj.get("model", obj) if isinstance(obj, dict) else None
-    if not isinstance(sd, dict) or not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+    if (not isinstance(sd, dict) or not sd or not all(isinstance(k, str) for k in sd)
+            or not all(isinstance(v, torch.Tensor) for v in sd.values())):
         raise MsClapError(f"{path.name} is not an msclap checkpoint: expected {{'model': state_dict}} of tensors")
     return {k.removeprefix("module."): v for k, v in sd.items()}
 
@@ -95,6 +115,9 @@ def map_msclap_keys(sd: dict, version: MsClapVersion) -> tuple[dict, dict]:
             if version.audio == "cnn14":
                 model["audio_model.cnn14." + rest] = v
             elif ".attn.qkv." in rest:  # (3C, ·) → query, key, value, as transformers' LAION conversion splits it
+                if v.dim() == 0 or v.shape[0] % 3:
+                    raise MsClapError(f"the weights do not fit MS-CLAP {version.name}: {k} has shape "
+                                      f"{list(v.shape)}, not three stacked blocks (query, key, value)")
                 for name, part in zip(("query", "key", "value"), v.chunk(3, dim=0)):
                     model["audio_model.htsat.audio_encoder." + rest.replace("attn.qkv", f"attention.self.{name}")] = part
             else:
@@ -115,10 +138,21 @@ def map_msclap_keys(sd: dict, version: MsClapVersion) -> tuple[dict, dict]:
     return model, front
 
 
+def construct(version: MsClapVersion, text_config=None, small: dict | None = None) -> MsClapModel:
+    """An MS-CLAP model of this configuration (checked and sized by the caller); a failure is one MsClapError."""
+    try:
+        return MsClapModel(version, text_config, small)
+    except MemoryError:
+        raise MsClapError(f"not enough memory to build MS-CLAP {version.name} of this configuration") from None
+    except Exception as e:  # transformers and torch raise several types for a configuration they cannot build
+        raise MsClapError(f"config.json: no MS-CLAP {version.name} model can be built from it: {first_line(e)}") from None
+
+
 def build(version: MsClapVersion, model_sd: dict, front_sd: dict, text_config=None,
-          small: dict | None = None) -> tuple[MsClapModel, LogMel]:
-    """The model and its front end with these weights; every weight the model needs must be there, and no other."""
-    model = MsClapModel(version, text_config, small)
+          small: dict | None = None, model: MsClapModel | None = None) -> tuple[MsClapModel, LogMel]:
+    """The model (``model``, else one built of this configuration) and its front end with these weights; every
+    weight the model needs must be there, and no other."""
+    model = model if model is not None else construct(version, text_config, small)
     model_sd = {k: v for k, v in model_sd.items() if not SELF_BUILT.search(k)}
     need = {k for k in model.state_dict() if not SELF_BUILT.search(k)}
     missing, unexpected = sorted(need - set(model_sd)), sorted(set(model_sd) - need)
@@ -129,7 +163,7 @@ def build(version: MsClapVersion, model_sd: dict, front_sd: dict, text_config=No
                           + (f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})" if unexpected else ""))
     try:
         model.load_state_dict(model_sd, strict=False, assign=True)
-    except RuntimeError as e:
+    except (RuntimeError, TypeError, ValueError) as e:
         raise MsClapError(f"the weights do not fit MS-CLAP {version.name}: {str(e).splitlines()[-1].strip()[:300]}") from None
     missing_front = sorted({"conv_real", "conv_imag", "melW"} - set(front_sd))
     if missing_front:
@@ -138,7 +172,7 @@ def build(version: MsClapVersion, model_sd: dict, front_sd: dict, text_config=No
     front = LogMel(version.n_fft, version.hop, version.mel_bins)
     try:
         front.load_state_dict({k: v.float() for k, v in front_sd.items()}, strict=True)
-    except RuntimeError as e:
+    except (RuntimeError, TypeError, ValueError) as e:
         raise MsClapError(f"the log-mel front end does not fit: {str(e).splitlines()[-1].strip()[:200]}") from None
     model.__dict__["front_end_ref"] = front.eval()  # not a submodule: it stays fp32 when the model goes to bf16
     return model.float().eval(), front
@@ -230,7 +264,10 @@ class MsClapProcessor:
         self.tokenizer.save_pretrained(folder)
 
 
-def load_tokenizer(source: str | Path, version: MsClapVersion, local_only: bool) -> MsClapTokenizer:
+def load_tokenizer(source: str | Path, version: MsClapVersion, local_only: bool,
+                   max_positions: int | None = None) -> MsClapTokenizer:
+    """The version's tokenizer from ``source``; captions are cut at ``max_positions`` (default: the real text
+    model's positions) when the caller asks for truncation."""
     from transformers import AutoTokenizer
 
     try:
@@ -238,14 +275,34 @@ def load_tokenizer(source: str | Path, version: MsClapVersion, local_only: bool)
     except Exception as e:  # transformers raises several types for a missing or broken tokenizer
         raise MsClapError(f"the {version.text_model} tokenizer cannot be loaded from {source}: "
                           f"{(str(e).strip().splitlines() or [type(e).__name__])[0][:200]}") from None
-    max_positions = 1024 if version.text_model == "gpt2" else 512
-    return MsClapTokenizer(tok, "gpt2" if version.text_model == "gpt2" else "bert", max_positions)
+    positions = min(1024 if version.text_model == "gpt2" else 512, max_positions or 1024)
+    return MsClapTokenizer(tok, "gpt2" if version.text_model == "gpt2" else "bert", positions)
+
+
+def check_tokenizer_fits(tok: MsClapTokenizer, text_config) -> None:
+    """Every id the tokenizer makes is inside the text model's vocabulary (else embedding would fail later)."""
+    try:
+        top = max(tok.tok.get_vocab().values(), default=0)
+    except Exception:  # a tokenizer without get_vocab: nothing to compare
+        return
+    if top >= text_config.vocab_size:
+        raise MsClapError(f"config.json: text_config.vocab_size is {text_config.vocab_size} but the tokenizer has ids "
+                          f"up to {top}")
 
 
 # -- folders ------------------------------------------------------------------------------------
 def is_msclap_folder(path: Path) -> bool:
+    """Whether ``path`` holds an MS-CLAP config.json (model_type "msclap"). An oversized one is judged by its
+    start (save_folder writes model_type first), so that read_folder refuses it instead of it being read whole."""
+    from .checks import MAX_CONFIG_BYTES
+
+    config = path / "config.json"
     try:
-        return json.loads((path / "config.json").read_text()).get("model_type") == "msclap"
+        if config.stat().st_size > MAX_CONFIG_BYTES:
+            with open(config, "rb") as f:
+                return b'"msclap"' in f.read(4096)
+        cfg = json.loads(config.read_bytes().decode("utf-8"))
+        return isinstance(cfg, dict) and cfg.get("model_type") == "msclap"
     except (OSError, ValueError):
         return False
 
@@ -268,21 +325,71 @@ def save_folder(model: MsClapModel, front: LogMel, tokenizer: MsClapTokenizer | 
 
 
 def read_folder(folder: Path) -> tuple[MsClapVersion, MsClapModel, LogMel]:
-    from safetensors.torch import load_file
-    from transformers import AutoConfig
+    """A converted folder's model: config.json checked and the model's size bounded from it before anything is
+    built, model.safetensors' header checked before any tensor is read, then only the tensors the model needs
+    (their names, shapes and dtypes matched against it first) read."""
+    cfg = read_config(folder)
+    version = config_version(cfg)
+    kind, settings = text_settings(cfg, version)
+    small = audio_overrides(cfg, version)
+    text_config = make_text_config(kind, settings)
+    check_text_shape(kind, text_config)
+    check_size(version, kind, text_config, small)
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise MsClapError(f"{folder.name} has no model.safetensors")
+    header = read_safetensors_header(weights)
+    model = construct(version, text_config, small)
+    wanted = check_tensors(header, model)
+    try:
+        from safetensors import safe_open
 
-    cfg = json.loads((folder / "config.json").read_text())
-    version = VERSIONS.get(str(cfg.get("msclap_version")))
-    if version is None:
-        raise MsClapError(f"{folder}/config.json names no MS-CLAP version (2022 or 2023)")
-    tc = dict(cfg.get("text_config") or {})
-    text_config = AutoConfig.for_model(tc.pop("model_type", "gpt2" if version.text_model == "gpt2" else "bert"), **tc)
-    if not (folder / "model.safetensors").is_file():
-        raise MsClapError(f"{folder} has no model.safetensors")
-    sd = load_file(str(folder / "model.safetensors"))
+        with safe_open(str(weights), framework="pt") as f:
+            sd = {k: f.get_tensor(k) for k in wanted}
+    except MemoryError:
+        raise MsClapError("model.safetensors: not enough memory to read its tensors") from None
+    except Exception as e:  # safetensors' own error types, OSError
+        raise MsClapError(f"model.safetensors cannot be read: {first_line(e)}") from None
     front = {k.removeprefix("front_end."): v for k, v in sd.items() if k.startswith("front_end.")}
     model_sd = {k: v for k, v in sd.items() if not k.startswith("front_end.")}
-    return (version, *build(version, model_sd, front, text_config, cfg.get("audio_overrides") or None))
+    return (version, *build(version, model_sd, front, model=model))
+
+
+def make_text_config(kind: str, settings: dict):
+    """transformers' GPT2Config / BertConfig of the checked settings (the rest of the real model's defaults)."""
+    from transformers import BertConfig, GPT2Config
+
+    try:
+        return (GPT2Config if kind == "gpt2" else BertConfig)(**settings)
+    except Exception as e:  # transformers' strict config validation raises several types
+        raise MsClapError(f"config.json: text_config is not a valid {kind} config: {first_line(e)}") from None
+
+
+def check_tensors(header: dict, model: MsClapModel) -> list[str]:
+    """The names in model.safetensors' header that the model and its front end need, after checking that each
+    is there, of the model's shape and floating point, and that nothing else is (self-built buffers aside)."""
+    v = model.version
+    k = v.n_fft // 2 + 1
+    need = {name: tuple(t.shape) for name, t in model.state_dict().items() if not SELF_BUILT.search(name)}
+    need.update({"front_end.conv_real": (k, 1, v.n_fft), "front_end.conv_imag": (k, 1, v.n_fft),
+                 "front_end.melW": (k, v.mel_bins)})
+    have = {name for name in header if not SELF_BUILT.search(name)}
+    missing, unexpected = sorted(set(need) - have), sorted(have - set(need))
+    if missing or unexpected:
+        raise MsClapError("model.safetensors does not fit MS-CLAP " + v.name + " of config.json: "
+                          + (f"{len(missing)} tensors missing (e.g. {', '.join(missing[:3])})" if missing else "")
+                          + ("; " if missing and unexpected else "")
+                          + (f"{len(unexpected)} unexpected (e.g. {', '.join(u[:80] for u in unexpected[:3])})"
+                             if unexpected else ""))
+    for name, shape in need.items():
+        dtype, got = header[name]
+        if got != shape:
+            raise MsClapError(f"model.safetensors: tensor {name} is {list(got)}, the model of config.json needs "
+                              f"{list(shape)}")
+        if dtype not in FLOAT_DTYPES:
+            raise MsClapError(f"model.safetensors: tensor {name} is {dtype}; MS-CLAP weights are floating point "
+                              f"({', '.join(FLOAT_DTYPES)})")
+    return sorted(need)
 
 
 def read_pth_model(path: Path) -> tuple[MsClapVersion, MsClapModel, LogMel]:
