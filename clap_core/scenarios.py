@@ -10,6 +10,7 @@ scenario's point is checked by a test (tests/test_scenarios.py) on the bundled c
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +109,17 @@ def load(name: str = DEFAULT_SCENARIO, limits: Limits = LIMITS) -> Batch:
     if failed:
         raise RuntimeError(f"the shipped scenario {name!r} is damaged: " + "; ".join(failed))
     return batch
+
+
+@functools.lru_cache(maxsize=1)
+def demo_world_keys() -> frozenset[str]:
+    """The content keys of every shipped demo-world clip (the examples' and the scenarios' generated ones): what the
+    demo checkpoints were trained on the like of. A clip whose key is not here is not a demo-world clip."""
+    from .audio import decode
+    from .examples import load_examples
+
+    files = [ex.path for ex in load_examples() if ex.source == "demo-world"] + sorted((SCENARIOS_DIR / "clips").glob("*.flac"))
+    return frozenset(decode(f).key for f in files)
 
 
 def default_batch(limits: Limits = LIMITS) -> Batch:

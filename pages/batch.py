@@ -5,6 +5,7 @@ import streamlit as st
 
 from ui import actions, state
 from ui.examples import examples
+from ui.honest import demo_notice
 from ui.scenarios import DEFAULT_SCENARIO, SCENARIOS, get
 from ui.settings import LIMITS
 from ui.store import status_line
@@ -34,8 +35,26 @@ if "scenario-pick" not in ss:
 c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
 scenario_pick = c1.selectbox("Scenario: a shipped batch that shows one thing", scenario_names, key="scenario-pick",
                              format_func=lambda n: get(n).title)
-c2.button("Load this scenario", key="load-scenario", on_click=lambda: actions.load_scenario(ss["scenario-pick"]),
-          help="Replaces the batch (Download batch first to keep yours).")
+c2.button("Load this scenario", key="load-scenario", on_click=lambda: actions.ask_or("scenario", ss["scenario-pick"]),
+          help="Replaces the batch; Undo brings yours back, and it asks first when the batch holds your own work.")
+
+
+def confirm_box(act: str, question: str, yes: str) -> None:
+    """The question ask_or left for ``act``, with its two answers."""
+    if (ss.get("confirm") or (None,))[0] != act:
+        return
+    items = state.batch()
+    own = sum(p.source in ("upload", "recording") for p in items)
+    st.warning(f"{question} Your batch has {len(items)} pair{'s' * (len(items) != 1)}"
+               + (f", {own} of them your own uploads or recordings" if own else ", with your own edits")
+               + ". Undo brings it back afterwards, and Download batch keeps a copy.", icon=":material/warning:")
+    a, b = st.columns(2)
+    a.button(yes, key=f"confirm-{act}", type="primary", on_click=actions.confirmed, args=ss.confirm)
+    b.button("Keep my batch", key=f"cancel-{act}", on_click=actions.cancel)
+
+
+confirm_box("scenario", f"Load the scenario “{get((ss.get('confirm') or (None, DEFAULT_SCENARIO))[1] or DEFAULT_SCENARIO).title}” "
+            "in place of your batch?", "Replace my batch")
 if loaded and loaded[0].name == scenario_pick:
     st.info(md(loaded[0].look_at) + (" *You have changed this batch since it was loaded.*" if loaded[1] else ""),
             icon=":material/school:")
@@ -60,7 +79,8 @@ with ex:
     c1, c2 = st.columns(2)
     c1.button("Add the chosen examples", disabled=not chosen, key="add-examples", on_click=actions.add_examples,
               args=([e for e in shipped if e.name in chosen],))
-    c2.button("Back to the default scenario", key="reset-examples", on_click=actions.load_scenario)
+    c2.button("Back to the default scenario", key="reset-examples", on_click=actions.ask_or,
+              args=("scenario", DEFAULT_SCENARIO))
     st.caption("Real recordings: freesound.org (xserra and contributors), via sms-tools, CC BY 4.0, unchanged.")
 with bf:
     st.download_button("Download batch", data=actions.batch_file(), file_name="clap-batch.zip", mime="application/zip",
@@ -74,7 +94,12 @@ with bf:
     st.caption(md(status_line()))
 
 for kind, message in ss.messages:
-    {"ok": st.success, "info": st.info}.get(kind, st.error)(md(message))
+    {"ok": st.success, "info": st.info, "warning": st.warning}.get(kind, st.error)(md(message))
+undo = state.undo_entry()
+if undo is not None:
+    n_before = len(undo["batch"])
+    st.button(f"↶ Undo: {md(undo['what'])} — bring back the batch before it ({n_before} pair{'s' * (n_before != 1)})",
+              key="undo", on_click=actions.undo, help="Its link (?b=…) works again too.")
 
 items = state.batch()
 if not len(items):
@@ -97,6 +122,7 @@ st.data_editor(
                    "true label": st.column_config.TextColumn(help="optional; used for zero-shot accuracy")},
 )
 items = state.batch()  # the table's edits are in already: app.py takes them before anything is drawn
+demo_notice()
 for note in state.caption_notes(items):
     st.warning(note, icon=":material/short_text:")
 
@@ -112,7 +138,8 @@ c1, c2, c3 = st.columns(3)
 c1.button("Shuffle the captions", disabled=len(items) < 2, key="shuffle", on_click=actions.shuffle,
           help="Every clip gets another clip's caption: the diagonal now pairs wrong captions.")
 c2.button("Restore the captions", disabled=not items.shuffled, key="unshuffle", on_click=actions.restore)
-c3.button("Clear the batch", key="clear", on_click=actions.clear)
+c3.button("Clear the batch", key="clear", on_click=actions.ask_or, args=("clear",))
+confirm_box("clear", "Clear the batch?", "Clear my batch")
 
 with st.expander("Players and what preprocessing did", expanded=len(items) <= 12):
     for i, pair in enumerate(items):

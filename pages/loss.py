@@ -5,6 +5,7 @@ import streamlit as st
 
 from ui import state
 from ui.figures import per_item_bars
+from ui.honest import demo_notice
 from ui.sweep import sweep_section
 from ui.widgets import export_buttons, stop_if_empty, tau_slider
 
@@ -29,6 +30,7 @@ with st.expander("A note on the formula as it is often quoted"):
 
 tau_slider()
 res = state.result()
+demo_notice(res)
 
 m = st.columns(4)
 m[0].metric("ℓ_text (text → audio)", f"{res.loss_text:.4f}")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui import retrieval, state
+from ui.honest import demo_notice
 from ui.text import md
 from ui.widgets import stop_if_empty
 
@@ -12,6 +13,7 @@ st.title("Retrieval")
 items = state.batch()
 stop_if_empty(items)
 res = state.result()
+demo_notice(res)
 st.caption(f"Scores are cosines between the embeddings (C = τ·cos with τ = {res.tau:.2f} ranks the same way); ties go "
            "to the lower index (the rule is stated in full under the batch's ranks).")
 

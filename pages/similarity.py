@@ -4,6 +4,7 @@ import streamlit as st
 
 from ui import state
 from ui.figures import axis_labels, heatmap
+from ui.honest import demo_notice
 from ui.text import md
 from ui.views import VIEWS, view
 from ui.widgets import export_buttons, stop_if_empty
@@ -14,6 +15,7 @@ st.title("Similarity matrix")
 items = state.batch()
 stop_if_empty(items)
 res = state.result()
+demo_notice(res)
 
 st.caption(
     f"Rows are captions (text), columns are clips (audio); outlined cells are the true pairs. "

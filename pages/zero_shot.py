@@ -5,6 +5,7 @@ import streamlit as st
 
 from ui import state, zeroshot
 from ui.figures import confusion, top_k_bars
+from ui.honest import demo_notice
 from ui.text import md
 from ui.widgets import stop_if_empty
 
@@ -13,6 +14,7 @@ state.require_app()
 st.title("Zero-shot classification")
 items = state.batch()
 stop_if_empty(items)
+demo_notice()
 st.caption("Each label is put into the template(s) and embedded; a clip's probabilities are the softmax over labels "
            "of τ·cos(clip, label). Several templates are averaged (normalised embeddings).")
 

@@ -145,7 +145,9 @@ def test_shuffle_restore_move_remove_clear():
     assert [it.name for it in at.session_state.batch][:2] == [DEFAULT.names[1], DEFAULT.names[0]]
     at.button(key="remove-one").click().run()
     assert len(at.session_state.batch) == len(DEFAULT) - 1
-    at.button(key="clear").click().run()
+    at.button(key="clear").click().run()  # the batch was changed since loaded: the person is asked first
+    assert len(at.session_state.batch) == len(DEFAULT) - 1 and at.session_state.confirm == ("clear", None)
+    at.button(key="confirm-clear").click().run()
     assert len(at.session_state.batch) == 0
     at.switch_page("pages/loss.py").run()
     assert not at.exception and any("empty" in i.value for i in at.info)

@@ -42,6 +42,7 @@ def test_the_line_follows_loads_edits_clears_and_files():
     assert any("You have changed this batch" in plain(i.value) for i in at.info)
 
     at.button(key="clear").click().run()
+    at.button(key="confirm-clear").click().run()  # an edited batch: asked first
     assert line(at).startswith("Batch: your own, 0 pairs ·")
     data = write_batch_zip(load("shuffled"), {})
     at.file_uploader(key=f"open-batch-{at.session_state.open_round}").set_value(("mine.zip", data, "application/zip"))

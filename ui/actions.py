@@ -69,9 +69,42 @@ def add_examples(picked: list[Example]) -> None:
 
 
 def load_scenario(name: str = DEFAULT_SCENARIO) -> None:
-    """Replace the batch with a shipped scenario (default: the one a session opens with)."""
+    """Replace the batch with a shipped scenario (default: the one a session opens with); undoable."""
+    st.session_state.pop("confirm", None)
     state.load_scenario(name)
     _say(("ok", f"Loaded the scenario “{get(name).title}”: {len(state.batch())} pairs."))
+
+
+def ask_or(act: str, arg: str | None = None) -> None:
+    """A destroying act (``act``: 'scenario' or 'clear') on the Batch page: done at once when the batch holds no
+    work of the person's own (it can be undone anyway), else asked first (``confirm`` holds the question)."""
+    if state.own_work():
+        st.session_state.confirm = (act, arg)
+    else:
+        confirmed(act, arg)
+
+
+def confirmed(act: str, arg: str | None = None) -> None:
+    """Do the act ask_or asked about."""
+    st.session_state.pop("confirm", None)
+    if act == "scenario":
+        load_scenario(arg or DEFAULT_SCENARIO)
+    elif act == "clear":
+        clear()
+
+
+def cancel() -> None:
+    """Keep the batch: forget the question."""
+    st.session_state.pop("confirm", None)
+    _say(("info", "Kept your batch."))
+
+
+def undo() -> None:
+    """Bring back the batch the last destroying act replaced."""
+    entry = state.undo_entry()
+    state.undo()
+    if entry:
+        _say(("ok", f"Brought back the batch from before “{entry['what']}”: {len(state.batch())} pairs."))
 
 
 def take_table_edits() -> None:
@@ -118,16 +151,16 @@ def move_picked(step: int) -> None:
 
 
 def remove_picked() -> None:
-    """Remove the picked pair."""
+    """Remove the picked pair (undoable)."""
     gone = state.batch()[_picked()]
-    state.set_batch(state.batch().remove({gone.uid}))
+    state.replace_batch(state.batch().remove({gone.uid}), f"Removed {gone.name}")
     st.session_state.pop("pair-pick", None)
     _say(("ok", f"Removed {gone.name}."))
 
 
 def shuffle() -> None:
     """Give every clip another clip's caption (the captions from before the first shuffle are kept)."""
-    state.set_batch(state.batch().shuffle_captions())
+    state.replace_batch(state.batch().shuffle_captions(), "Shuffled the captions")
 
 
 def restore() -> None:
@@ -136,8 +169,9 @@ def restore() -> None:
 
 
 def clear() -> None:
-    """Empty the batch."""
-    state.set_batch(state.batch().clear())
+    """Empty the batch (undoable)."""
+    st.session_state.pop("confirm", None)
+    state.replace_batch(state.batch().clear(), "Cleared the batch")
     state.forget_scenario()
     _say()
 
@@ -196,6 +230,6 @@ def open_batch(key: str) -> None:
         _say(("error", f"Could not open {upload.name}: {why}. The batch is unchanged."), *reasons)
         return
     notes = _apply_settings(settings)  # first: the batch is saved for a reload with them
-    state.set_batch(new)
+    state.replace_batch(new, f"Opened {upload.name}")
     state.forget_scenario()
     _report(outcomes, f"Opened {upload.name} with", *notes)

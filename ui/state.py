@@ -162,6 +162,55 @@ def set_batch(new: Batch, from_editor: bool = False) -> None:
         st.session_state.editor_version = st.session_state.get("editor_version", 0) + 1
 
 
+UNDO_DEPTH = 5  # replaced batches a session can bring back (each holds its clips: they are shared, not copied)
+
+
+def replace_batch(new: Batch, what: str) -> None:
+    """Replace the batch by an act that can destroy work (a scenario, clear, open, shuffle, remove): the batch before
+    goes on this session's undo list with its saved link, and the new batch is saved under a new link, so the old
+    ``?b=`` record stays as it was and comes back with :func:`undo`. ``what`` says what was done ("Loaded …")."""
+    ss = st.session_state
+    if len(batch()):
+        entry = {"batch": batch(), "what": what, "link": ss.get("store_id"), "memo": ss.get("store_memo"),
+                 "scenario": ss.get("scenario")}
+        ss.undo_stack = [*ss.get("undo_stack", []), entry][-UNDO_DEPTH:]
+    store.forget_link()  # the new batch gets a link of its own
+    set_batch(new)
+
+
+def undo_entry() -> dict | None:
+    """The last replaced batch and what replaced it, or None."""
+    stack = st.session_state.get("undo_stack") or []
+    return stack[-1] if stack else None
+
+
+def undo() -> None:
+    """Bring back the batch the last destroying act replaced, under its own link again."""
+    ss = st.session_state
+    entry = (ss.get("undo_stack") or [None])[-1]
+    if entry is None:
+        return
+    ss.undo_stack = ss.undo_stack[:-1]
+    ss.scenario = entry["scenario"]
+    if entry["link"]:
+        ss.store_id, ss.store_memo = entry["link"], entry["memo"] or {}
+    else:
+        store.forget_link()
+    set_batch(entry["batch"])
+    if entry["scenario"]:
+        ss["scenario-pick"] = entry["scenario"][0]
+
+
+def own_work() -> bool:
+    """Whether the batch holds the person's own work: uploads, recordings, or a batch changed since it was loaded
+    (typed captions, labels, added clips). A scenario or examples as shipped are not own work."""
+    items = batch()
+    if any(p.source in ("upload", "recording") for p in items):
+        return True
+    loaded = scenario()
+    return bool(len(items)) and (loaded is None or loaded[1])
+
+
 # -- the scenario the batch came from -------------------------------------------------------------
 def _signature(b: Batch) -> tuple[tuple[str, str], ...]:
     return tuple((p.clip.key, p.caption) for p in b)
@@ -175,8 +224,12 @@ def _scenario_batch(name: str) -> Batch:
 
 
 def load_scenario(name: str) -> None:
-    """Replace the batch with a shipped scenario (the Batch page's picker follows it)."""
-    set_batch(_scenario_batch(name))
+    """Replace the batch with a shipped scenario (the Batch page's picker follows it); undoable."""
+    before = st.session_state.get("scenario")
+    new = _scenario_batch(name)
+    st.session_state.scenario, after = before, st.session_state.scenario
+    replace_batch(new, f"Loaded the scenario “{scenarios.get(name).title}”")
+    st.session_state.scenario = after
     st.session_state["scenario-pick"] = name
 
 
