@@ -10,7 +10,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import streamlit as st  # noqa: E402
 
-from ui import sidebar, state  # noqa: E402
+from ui import screen, sidebar, state  # noqa: E402
 from ui.actions import take_table_edits  # noqa: E402
 from ui.resources import warm_up  # noqa: E402
 from ui.scenarios import scenario_line  # noqa: E402
@@ -46,6 +46,7 @@ def main() -> None:
         state.init()
         loading.empty()
     warm_up(state.shared_checkpoint_name(), state.precision(), state.batch())
+    screen.track()  # the viewport's width (phones get square, numbered heatmaps) and the app's CSS
     sidebar.render()
     take_table_edits()  # the Batch page's table edits of this run, before the line below counts them
     scenario_line()

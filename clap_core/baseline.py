@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from .audio import DecodedClip
 from .checkpoints import LoadedCheckpoint
+from .family import Rebuildable
 from .features import DEFAULT_POLICY
 from .geometry import modality_gap
 
@@ -28,8 +29,8 @@ def random_twin(ck: LoadedCheckpoint, seed: int = RANDOM_SEED) -> LoadedCheckpoi
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        fresh = getattr(ck.model, "fresh", None)  # a family with its own modules (clap_core.msclap) builds its twin
-        model = fresh() if fresh is not None else ClapModel(ck.model.config)
+        # a family with its own modules (clap_core.msclap) builds its twin; transformers' ClapModel is built here
+        model = ck.model.fresh() if isinstance(ck.model, Rebuildable) else ClapModel(ck.model.config)
     model = model.to(ck.device, dtype=ck.dtype).eval()
     tau = float(torch.exp(model.logit_scale_a.detach().float()).item())
     return dataclasses.replace(ck, name=f"{ck.name} with random weights (seed {seed})",

@@ -114,7 +114,7 @@ def _settings(text: str | None) -> dict:
             out["tau"] = None
         else:
             try:
-                out["tau"] = check_tau(raw["tau"], f"τ in {SETTINGS_NAME}")
+                out["tau"] = check_tau(raw["tau"], f"the τ in {SETTINGS_NAME}")
             except ValueError as e:
                 out["tau_refused"] = f"{e}; it was not used"
     return out

@@ -28,6 +28,8 @@ import math
 
 import numpy as np
 
+from .family import OwnFrontEnd
+
 LONG_CLIP_POLICIES = ("windows", "first", "centre")
 DEFAULT_POLICY = "windows"
 FEATURE_BACKENDS = ("numpy", "torch")  # the extractor itself, one window at a time | torch ops on stacked windows
@@ -88,9 +90,8 @@ def window_features(feature_extractor, windows: list[np.ndarray], sampling_rate:
     if backend not in FEATURE_BACKENDS:
         raise ValueError(f"unknown feature backend {backend!r}; choose one of {', '.join(FEATURE_BACKENDS)}")
     fe = feature_extractor
-    own = getattr(fe, "window_features", None)  # a checkpoint family with its own front end (clap_core.msclap)
-    if own is not None:
-        return own(windows, sampling_rate, device)
+    if isinstance(fe, OwnFrontEnd):  # a checkpoint family with its own front end (clap_core.msclap)
+        return fe.window_features(windows, sampling_rate, device)
     for w in windows:
         if len(w) > fe.nb_max_samples:
             raise ValueError("window longer than the feature extractor's max length")

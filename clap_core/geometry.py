@@ -187,3 +187,50 @@ def item_forces(kind: str, index: int, text_emb: np.ndarray, audio_emb: np.ndarr
     total = terms.sum(axis=0)
     return ItemForces(kind=kind, index=index, pull=force(index), pushes=tuple(force(int(j)) for j in negatives),
                       total=total, total_xy=projection.directions(total[None])[0])
+
+
+def log_map(at: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """(M, d) unit vectors X seen from the unit vector ``at`` (d,) on the sphere's tangent plane there: the vector of
+    length θ = arccos(at·x) (the great-circle distance) pointing along the geodesic from ``at`` to x. Directions in this
+    plane are true: the tangent part of any force towards x points at log_at(x)."""
+    at, X = np.asarray(at, dtype=np.float64), np.asarray(X, dtype=np.float64)
+    cos = np.clip(X @ at, -1.0, 1.0)  # (M,)
+    along = X - cos[:, None] * at  # (M, d) the tangent part of x
+    norm = np.linalg.norm(along, axis=1)
+    scale = np.divide(np.arccos(cos), norm, out=np.zeros_like(norm), where=norm > 1e-15)
+    return along * scale[:, None]
+
+
+@dataclass(frozen=True)
+class TangentView:
+    """One item's neighbourhood on the plane of its pull and its heaviest push, in the tangent space at the item:
+    the other modality's items by their log map (distance = angle, direction = the geodesic's), and the forces."""
+
+    others_xy: np.ndarray  # (N, 2) log map of every item of the other modality, projected on the plane
+    off_plane: np.ndarray  # (N,) the length of each log-map vector that the plane does not show
+    pull_xy: np.ndarray  # (2,) the pull; points at the partner (others_xy[index])
+    pushes_xy: np.ndarray  # (k, 2) the pushes, heaviest first; the first points away from its negative
+    total_xy: np.ndarray  # (2,) the whole −∂L/∂ê, tangent part, projected on the plane
+    axes: np.ndarray  # (2, d) orthonormal: the pull's direction, then the heaviest push's part across it
+
+
+def tangent_view(f: ItemForces, text_emb: np.ndarray, audio_emb: np.ndarray) -> TangentView:
+    """:class:`TangentView` of an item's forces: axis 1 along its pull (towards its partner), axis 2 the heaviest
+    push's component across the pull (so that push, its negative and the partner are drawn without distortion)."""
+    t_hat, a_hat = l2_normalise(text_emb), l2_normalise(audio_emb)
+    me, others = (t_hat[f.index], a_hat) if f.kind == CAPTION else (a_hat[f.index], t_hat)
+    logs = log_map(me, others)  # (N, d)
+    first = f.pull.vector if np.linalg.norm(f.pull.vector) > 1e-15 else logs[f.index]
+    e1 = first / max(np.linalg.norm(first), 1e-300)
+    second = f.pushes[0].vector if f.pushes else np.zeros_like(e1)
+    second = second - (second @ e1) * e1
+    if np.linalg.norm(second) < 1e-12:  # no push, or one along the pull: any direction across it
+        trial = np.eye(len(e1))[int(np.argmin(np.abs(e1)))]
+        second = tangent(me[None], (trial - (trial @ e1) * e1)[None])[0]
+    e2 = second / np.linalg.norm(second)
+    axes = np.stack([e1, e2])
+    xy = logs @ axes.T
+    off = np.linalg.norm(logs - xy @ axes, axis=1)  # the part of each log-map vector outside the plane
+    pushes = np.array([p.vector @ axes.T for p in f.pushes]).reshape(-1, 2)
+    return TangentView(others_xy=xy, off_plane=off, pull_xy=f.pull.vector @ axes.T, pushes_xy=pushes,
+                       total_xy=f.total @ axes.T, axes=axes)

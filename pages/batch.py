@@ -7,7 +7,7 @@ from ui import actions, state
 from ui.examples import examples
 from ui.honest import demo_notice
 from ui.scenarios import DEFAULT_SCENARIO, SCENARIOS, get
-from ui.settings import LIMITS
+from ui.settings import LIMITS, MAX_UNPACKED_MB
 from ui.store import status_line
 from ui.text import md
 from ui.widgets import clip_facts
@@ -61,10 +61,11 @@ if loaded and loaded[0].name == scenario_pick:
 else:
     st.caption(md(get(scenario_pick).look_at))
 
-up, rec, ex, bf = st.tabs(["Upload clips", "Record", "Examples", "Batch file"])
+up, rec, ex, bf = st.tabs(["Upload clips", "Record", "Examples", "Batch file"], key="batch-tabs", on_change="rerun")
 with up:
     uploaded = st.file_uploader(f"Audio files, up to {LIMITS.max_file_mb} MB each — the format is read from the content, not the name",
-                                accept_multiple_files=True, key=f"uploader-{ss.upload_round}")
+                                accept_multiple_files=True, key=f"uploader-{ss.upload_round}",
+                                max_upload_size=LIMITS.max_file_mb)
     if actions.take_uploads(uploaded):
         st.rerun()  # a fresh, empty uploader
 with rec:
@@ -88,8 +89,9 @@ with bf:
                        help="A zip: the clips as uploaded, batch.csv (file, name, caption, label, source) and settings.json "
                             "(checkpoint, long-clip policy, τ).")
     open_key = f"open-batch-{ss.open_round}"
-    st.file_uploader("Open batch (.zip) — it replaces the batch; a file that cannot be used leaves the batch as it is",
-                     type=["zip"], key=open_key, on_change=actions.open_batch, args=(open_key,))
+    st.file_uploader("Open batch (.zip) — it replaces the batch (Undo brings it back); a file that cannot be used "
+                     "leaves the batch as it is", type=["zip"], key=open_key, on_change=actions.open_batch,
+                     args=(open_key,), max_upload_size=MAX_UNPACKED_MB)
     st.caption(actions.BATCH_FILE_NOTE)
     st.caption(md(status_line()))
 

@@ -4,7 +4,8 @@ and retrieval for each, and where the softmaxes moved."""
 import pandas as pd
 import streamlit as st
 
-from ui import compare, state
+from ui import compare, screen, state
+from ui.screen import chart
 from ui.text import md
 from ui.views import VIEWS, view
 from ui.widgets import stop_if_empty
@@ -77,7 +78,7 @@ for col, res, name in zip(cols, (cmp.a, cmp.b), ("A", "B")):
 st.subheader("Per pair: which got better, which worse")
 st.caption(f"L_i = ½(ℓ_text,i + ℓ_audio,i), so L is their mean: L(B) − L(A) = {cmp.b.loss - cmp.a.loss:+.4f} = mean "
            f"of the bars. B is better on {int((cmp.delta < 0).sum())} of {len(items)} pairs.")
-st.plotly_chart(compare.delta_bars(cmp, items.captions), width="stretch", key="compare-delta")
+chart(compare.delta_bars(cmp, items.captions), "compare-delta")
 with st.expander("The per-pair table"):
     st.dataframe(compare.pairs_frame(cmp, items.captions, items.names), width="stretch",
                  column_config={k: st.column_config.NumberColumn(format="%.4f") for k in ("L_i (A)", "L_i (B)", "Δ (B − A)")})
@@ -85,12 +86,17 @@ with st.expander("The per-pair table"):
 st.subheader("Both matrices")
 keys = [v.key for v in VIEWS]
 v = view(st.radio("View", keys, horizontal=True, key="compare-view", format_func=lambda k: view(k).label))
-numbers_only = st.toggle("Numbers instead of texts on the axes", key="compare-numbers", value=len(items) > 16)
-st.caption("One colour range for both (probabilities: 0…1), so equal colours are equal numbers.")
-fig_a, fig_b = compare.heatmaps(v, cmp, items.captions, items.names, names, numbers_only)
+numbers_only = screen.narrow() or st.toggle("Numbers instead of texts on the axes", key="compare-numbers", value=True,
+                                            help="Pair i is row i and column i; hover a cell for its caption and clip.")
+st.caption("One colour range for both" + (" (probabilities: 0…1)" if view(v.key).zrange else
+                                         f" ({compare.side_view(v, cmp).zrange[0]:.2f} … "
+                                         f"{compare.side_view(v, cmp).zrange[1]:.2f})")
+           + ", so equal colours are equal numbers.")
+fig_a, fig_b = compare.heatmaps(v, cmp, items.captions, items.names, names, numbers_only,
+                                screen.square_px() or (560 if numbers_only else None))
 c1, c2 = st.columns(2)
-c1.plotly_chart(fig_a, width="stretch", key="compare-heat-a")
-c2.plotly_chart(fig_b, width="stretch", key="compare-heat-b")
+chart(fig_a, "compare-heat-a", c1)
+chart(fig_b, "compare-heat-b", c2)
 
 st.subheader("Where the softmax moved: B − A")
 what = st.radio("Difference of", ["P_text", "P_audio"], horizontal=True, key="compare-diff",
@@ -99,7 +105,7 @@ what = st.radio("Difference of", ["P_text", "P_audio"], horizontal=True, key="co
 d = cmp.d_p_text if what == "P_text" else cmp.d_p_audio
 st.caption("Red: B gives that cell more probability than A; blue: less. On the outlined diagonal, red means B is "
            "surer of the true pair.")
-st.plotly_chart(compare.difference(d, what, items.captions, items.names), width="stretch", key="compare-difference")
+chart(compare.difference(d, what, items.captions, items.names), "compare-difference")
 
 st.subheader("Zero-shot on the batch")
 zs = compare.zero_shot_both(b_name)
@@ -122,9 +128,9 @@ else:
 
 st.subheader("Retrieval on the batch")
 r = cmp.retrieval()
-st.dataframe(pd.DataFrame(r).rename(columns={"A": f"A: {a_name}", "B": f"B: {b_name}"}), width="stretch",
+st.dataframe(compare.retrieval_frame(r).rename(columns={"A": f"A: {a_name}", "B": f"B: {b_name}"}), width="stretch",
              column_config={c: st.column_config.NumberColumn(format="%.3f") for c in (f"A: {a_name}", f"B: {b_name}")})
-st.caption("Each caption ranks the batch's clips by C (text → audio) and each clip the captions (audio → text); its "
-           "true partner is the one relevant item. Ties go to the lower index.")
+st.caption("Each caption ranks the batch's clips by cosine (text → audio) and each clip the captions (audio → text); "
+           "its true partner is the one relevant item. Ties go to the lower index, as on the Retrieval page.")
 
 compare.export(cmp, names, items.captions, items.names)

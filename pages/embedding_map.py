@@ -12,6 +12,7 @@ from ui.embedding_map import (
     map_figure,
     random_gap,
 )
+from ui.screen import chart
 from ui.widgets import stop_if_empty
 
 state.require_app()
@@ -45,7 +46,7 @@ with c[3]:
                        "on the same batch: built for this number and dropped (as large as the checkpoint while it runs).")
 
 arrows = st.toggle("Show the pulls and pushes (−∂L/∂ê on every point)", value=True, key="map-arrows")
-st.plotly_chart(map_figure(m, captions, names, arrows), width="stretch", key="map")
+chart(map_figure(m, captions, names, arrows), "map")
 st.caption(
     f"Each arrow is −∂L/∂ê at τ = {res.tau:.2f} for one embedding, projected onto the sphere's tangent there (the "
     "part that turns it; the radial part only changes a length the model normalises away), then into the map. "
@@ -65,7 +66,14 @@ st.caption(
     "τ·(P_text[i,j] + P_audio[i,j])/(2N) — the entries of ∂L/∂C. The table lists the three heaviest pushes and the "
     "probabilities that make them."
 )
-st.plotly_chart(forces_figure(f, m, captions, names), width="stretch", key="map-forces")
+chart(forces_figure(f, E_t, E_a, captions, names), "map-forces")
+st.caption(
+    f"This chart is the sphere seen from {f.kind} {f.index + 1}: its tangent plane there (the log map), on the plane "
+    f"of its pull and its heaviest push. Each {partner} sits at its angle from {f.kind} {f.index + 1} (in radians), in "
+    "the direction of the shortest path on the sphere towards it, so the pull points at its own "
+    f"{partner} (green) and each push points away from its negative (red); {partner}s off this plane are drawn by "
+    "their shadow on it (the hover says how far off). The map above cannot do this: a projection of the whole cloud "
+    "bends the directions seen from any one point."
+)
 table = forces_table(f, captions, names, res)
-st.dataframe(table, width="stretch", hide_index=True,
-             column_config={c: st.column_config.NumberColumn(format="%.4g") for c in table.columns[2:]})
+st.dataframe(table, width="stretch", hide_index=True)

@@ -5,6 +5,7 @@ import streamlit as st
 from ui import evaluate as ev
 from ui import state, zeroshot
 from ui.figures import confusion
+from ui.screen import chart
 from ui.text import md
 
 state.require_app()
@@ -72,7 +73,9 @@ st.subheader("Result")
 st.caption(f"{md(res.description)} · checkpoint {md(res.checkpoint)} · {len(res.labels)} labels · templates: "
            + " · ".join(f"“{md(t)}”" for t in res.templates) + f" · τ = {res.zs.tau:.2f} · policy {res.policy}")
 if res.stopped:
-    st.warning(f"Stopped after {res.read} of {res.size} clips: the figures are for the {res.clips} clips evaluated.")
+    parts = [f"{res.clips} evaluated"] + ([f"{len(res.skipped)} skipped"] if res.skipped else [])
+    st.warning(f"Stopped after {res.read} of {res.size} files ({', '.join(parts)}): the figures are for those "
+               f"{res.clips} clips; Continue goes on with the other {res.size - res.read}.")
     st.button("Continue", key="ev-continue", on_click=ev.resume)
 m = st.columns(4)
 m[0].metric("Top-1 accuracy", "—" if res.accuracy is None else f"{100 * res.accuracy:.1f} %",
@@ -91,7 +94,7 @@ a.dataframe(ev.per_class_frame(res), width="stretch", hide_index=True, key="ev-p
             column_config={"accuracy %": st.column_config.NumberColumn(format="%.1f")})
 b.markdown("**Confusion matrix** (rows: true label, columns: predicted)")
 if res.zs.confusion().sum():
-    b.plotly_chart(confusion(res.zs), width="stretch", key="ev-confusion")
+    chart(confusion(res.zs), "ev-confusion", b)
 
 st.subheader("Most confident mistakes")
 if not res.mistakes:
@@ -106,6 +109,13 @@ for mistake in res.mistakes:
 
 st.subheader("Retrieval")
 st.caption(f"On {md(res.retrieval_on)}. Ranked by cosine; ties go to the lower index (the earlier clip or caption).")
+if res.retrieval and res.retrieval_on.startswith("captions"):
+    m_caps = res.clips - res.captions_missing
+    st.caption(f"Why R@1 can be low beside a high accuracy: each of the {m_caps} captions has one right clip out of "
+               f"{m_caps} (chance R@1 = {1 / m_caps:.3f}), while a caption that describes its class fits the other "
+               f"clips of that class about as well — {m_caps / max(1, len(res.labels)):.0f} clips per label here. "
+               "Classification only asks for the right one of the "
+               f"{len(res.labels)} labels.")
 if res.retrieval:
     st.dataframe(ev.retrieval_frame(res), width="stretch", key="ev-retrieval",
                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("R@1", "R@5", "R@10", "mAP")})

@@ -6,6 +6,7 @@ import streamlit as st
 from ui import state
 from ui.figures import per_item_bars
 from ui.honest import demo_notice
+from ui.screen import chart
 from ui.sweep import sweep_section
 from ui.widgets import export_buttons, stop_if_empty, tau_slider
 
@@ -44,7 +45,7 @@ if res.note:
 st.subheader("Each pair's terms")
 st.caption("ℓ_text,i is −log of caption i's probability for its own clip (row i of P_text); ℓ_audio,i is −log of "
            "clip i's probability for its own caption (column i of P_audio). Each contributes 1/(2N) of its value to L.")
-st.plotly_chart(per_item_bars(res, items.captions), width="stretch", key="per-item")
+chart(per_item_bars(res, items.captions), "per-item")
 share = pd.DataFrame({
     "caption": items.captions, "clip": items.names,
     "ℓ_text,i": res.per_item_text, "ℓ_audio,i": res.per_item_audio,

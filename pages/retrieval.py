@@ -29,7 +29,7 @@ with tab_text:
         top = st.slider("Players for the top clips", 1, len(items), min(5, len(items)), key="rt-top") if len(items) > 1 else 1
         for rank, row in ranked.head(top).iterrows():
             a, b = st.columns([2, 3])
-            a.markdown(f"**{rank}.** clip {row['#']}. {md(row['clip'])} · cosine {row['cosine']:.4f}")
+            a.markdown(f"**Rank {rank}:** {md(row['clip'])} (pair {row['#']} of the batch) · cosine {row['cosine']:.4f}")
             pair = items[int(row["#"]) - 1]
             if pair.data is not None:
                 a.audio(pair.data, format=pair.mime)

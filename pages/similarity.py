@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from ui import state
+from ui import screen, state
 from ui.figures import axis_labels, heatmap
 from ui.honest import demo_notice
+from ui.screen import chart
 from ui.text import md
 from ui.views import VIEWS, view
 from ui.widgets import export_buttons, stop_if_empty
@@ -23,9 +24,13 @@ st.caption(
 )
 picked = view(st.radio("View", [v.key for v in VIEWS], format_func=lambda k: view(k).label, horizontal=True,
                        key="sim_view"))
-numbers_only = st.toggle("Number the axes only (narrow screens)", key="sim_numbers",
-                         help="Rows and columns show i instead of the caption and file name; hover a cell for both.")
-st.plotly_chart(heatmap(res, picked, items.captions, items.names, numbers_only), width="stretch", key="heatmap")
+if screen.narrow():  # a phone: square, numbered (the hover, or a tap, shows the texts)
+    numbers_only = True
+    st.caption("Axes numbered: pair i is row i and column i; tap a cell for its caption, clip and numbers.")
+else:
+    numbers_only = st.toggle("Number the axes only", key="sim_numbers",
+                             help="Rows and columns show i instead of the caption and file name; hover a cell for both.")
+chart(heatmap(res, picked, items.captions, items.names, numbers_only, screen.square_px()), "heatmap")
 if picked.explain:
     st.info(picked.explain(res))
 
@@ -45,7 +50,7 @@ else:
     )
 
 st.subheader("Cell inspector")
-st.caption("Plotly clicks don't reach the app: pick a caption and a clip here.")
+st.caption("Pick a caption and a clip to see their cell's numbers and hear the clip (hovering a cell shows them too).")
 rows, cols = axis_labels(items.captions, items.names)
 a, b = st.columns(2)
 ci = a.selectbox("Caption (row)", range(res.n), format_func=lambda i: rows[i], key="insp-caption")

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from ui import state, train
+from ui import screen, state, train
 from ui.figures import heatmap
+from ui.screen import chart
 from ui.text import md
 from ui.views import view
 from ui.widgets import stop_if_empty
@@ -64,6 +65,9 @@ def live() -> None:
     if ss.get("train_note"):
         st.info(md(ss.train_note))
     if run is None:
+        now = state.result()
+        st.metric("L now, before training (step 0)", f"{now.loss:.4f}", help=f"over all {now.n} pairs; chance log N = "
+                  f"{now.chance:.4f}. Start trains the heads to lower it on the training pairs.")
         st.caption(train.memory_note(None))
         return
 
@@ -79,11 +83,13 @@ def live() -> None:
     m[2].metric("τ", f"{t.tau:.2f}")
     m[3].metric("Time per step", f"{run.ms_per_step:.1f} ms" if run.ms_per_step else "–",
                 help="Wall time of an optimiser step on the heads (the towers' outputs are cached).")
-    st.plotly_chart(train.curve(run), width="stretch", key="train-curve")
+    chart(train.curve(run), "train-curve")
     res = t.result()
     st.caption(f"C = τ·cos of the whole batch under the heads as they are now (L = {res.loss:.4f} over all {res.n} "
-               "pairs, held-out ones included).")
-    st.plotly_chart(heatmap(res, view("C"), items.captions, items.names), width="stretch", key="train-heatmap")
+               "pairs, held-out ones included" + (": their true pairs are outlined with white dots" if len(t.held_idx)
+                                                  else "") + ").")
+    chart(heatmap(res, view("C"), items.captions, items.names, screen.narrow(), screen.square_px(),
+                  held_out=tuple(int(i) for i in t.held_idx)), "train-heatmap")
     st.caption(train.memory_note(run))
     if run.pending:
         train.continue_training()

@@ -6,6 +6,7 @@ import streamlit as st
 from ui import state, zeroshot
 from ui.figures import confusion, top_k_bars
 from ui.honest import demo_notice
+from ui.screen import chart
 from ui.text import md
 from ui.widgets import stop_if_empty
 
@@ -41,7 +42,7 @@ if zs.accuracy is not None:
     a, b = st.columns([1, 2])
     a.metric("Top-1 accuracy", f"{100 * zs.accuracy:.1f} %", help="over clips whose true label is in the list")
     a.caption(f"{len(known)} of {len(items)} clips have a true label in the list.")
-    b.plotly_chart(confusion(zs), width="stretch", key="zs-confusion")
+    chart(confusion(zs), "zs-confusion", b)
 elif any(true):
     own = list(dict.fromkeys(t for t in true if t))
     st.info(f"None of the clips' true labels ({md(', '.join(own[:6]))}{', …' if len(own) > 6 else ''}) is among these "
@@ -61,7 +62,7 @@ for start in range(0, len(items), per_row):
             if it.label in zs.labels:
                 mark = " :green[✓ right]" if zs.top1[i] == it.label else f" :red[✗ true: {md(it.label)}]"
             st.markdown(f"**{i + 1}. {md(it.name)}**{mark}")
-            st.plotly_chart(top_k_bars(zs, i, k), width="stretch", key=f"zs-bars-{i}")
+            chart(top_k_bars(zs, i, k), f"zs-bars-{i}")
 
 st.subheader("All probabilities")
 table = pd.DataFrame(zs.probs, columns=list(zs.labels), index=[f"{i + 1}. {it.name}" for i, it in enumerate(items)])

@@ -189,3 +189,25 @@ def test_random_twin_is_deterministic_and_leaves_the_checkpoint_alone(tiny_check
     items = default_batch()
     gap = random_model_gap(ck, items.clips[:3], items.captions[:3])
     assert gap == random_model_gap(ck, items.clips[:3], items.captions[:3]) and 0 < gap <= 2
+
+
+def test_the_tangent_view_points_the_pull_at_the_partner_and_a_push_away_from_its_negative():
+    from clap_core.geometry import log_map, tangent_view
+
+    rng = np.random.default_rng(11)
+    E_t, E_a = rng.standard_normal((6, 16)), rng.standard_normal((6, 16))
+    res = contrastive(E_t, E_a, 12.0)
+    m = embedding_map(E_t, E_a, res)
+    for kind, index in (("caption", 2), ("clip", 4)):
+        f = item_forces(kind, index, E_t, E_a, res, m.projection)
+        v = tangent_view(f, E_t, E_a)
+        assert np.allclose(v.axes @ v.axes.T, np.eye(2), atol=1e-12)
+        partner, negative = v.others_xy[index], v.others_xy[f.pushes[0].other]
+        cos = lambda a, b: a @ b / np.linalg.norm(a) / np.linalg.norm(b)  # noqa: E731
+        assert cos(v.pull_xy, partner) == pytest.approx(1.0, abs=1e-9)  # the pull points at the partner
+        assert cos(v.pushes_xy[0], negative) == pytest.approx(-1.0, abs=1e-9)  # the push away from its negative
+        assert v.off_plane[index] == pytest.approx(0.0, abs=1e-9) and v.off_plane[f.pushes[0].other] < 1e-9
+    # the log map's length is the angle; a point seen from itself is at 0
+    a = np.array([1.0, 0.0, 0.0])
+    got = log_map(a, np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [-1.0, 1e-9, 0.0]]))
+    assert got[0] == pytest.approx([0, np.pi / 2, 0]) and np.allclose(got[1], 0)

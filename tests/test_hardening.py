@@ -47,7 +47,7 @@ def test_a_hostile_settings_file_is_one_line_never_an_exception(case):
         assert case == "200 000 brackets" and str(e) == "settings.json is not valid JSON"
         return
     assert len(batch) == 1 and "tau" not in settings
-    assert settings["tau_refused"].startswith("τ in settings.json") and "\n" not in settings["tau_refused"]
+    assert settings["tau_refused"].startswith("the τ in settings.json") and "\n" not in settings["tau_refused"]
     assert len(settings["tau_refused"]) < 120  # never a 309-digit number
 
 

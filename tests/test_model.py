@@ -162,7 +162,7 @@ def test_hub_id_offline_says_what_to_do(monkeypatch):
 
 
 def test_precision_auto_keeps_small_models_in_fp32_and_follows_the_hardware(monkeypatch):
-    from clap_core import checkpoints
+    from clap_core import family as checkpoints  # where precision is resolved (checkpoints re-exports it)
 
     assert checkpoints.resolve_precision("auto", "cpu", 500_000) == "fp32"  # the bundled model: exact figures
     assert checkpoints.resolve_precision("auto", "cuda", 150_000_000) == "bf16"

@@ -132,6 +132,7 @@ def apply_edits(captions: list, labels: list) -> None:
     labels = [str(x) if x is not None else "" for x in labels]
     if captions != items.captions or labels != items.labels:
         state.set_batch(items.with_edits(captions, labels), from_editor=True)
+        _say()  # the last action's message ("Added 3 clips…") is about a batch that has changed since
 
 
 def pair_names() -> list[str]:
@@ -147,6 +148,7 @@ def move_picked(step: int) -> None:
     """Move the picked pair up (-1) or down (+1); the pick follows it."""
     i = _picked()
     state.set_batch(state.batch().move(i, step))
+    _say()
     st.session_state["pair-pick"] = pair_names()[min(max(i + step, 0), len(state.batch()) - 1)]
 
 
@@ -161,11 +163,13 @@ def remove_picked() -> None:
 def shuffle() -> None:
     """Give every clip another clip's caption (the captions from before the first shuffle are kept)."""
     state.replace_batch(state.batch().shuffle_captions(), "Shuffled the captions")
+    _say()
 
 
 def restore() -> None:
     """Put back the captions from before the first shuffle."""
     state.set_batch(state.batch().restore_captions())
+    _say()
 
 
 def clear() -> None:

@@ -15,11 +15,10 @@ from clap_core.checkpoints import (
     BUNDLED,
     BUNDLED_CLASSES,
     KNOWN_CHECKPOINTS,
-    CheckpointError,
+    check,
     count_parameters,
     known,
     params_millions,
-    resolve,
 )
 from clap_core.compare import (
     HOSTED_MB,
@@ -30,7 +29,6 @@ from clap_core.compare import (
     shared_range,
     weights_mb,
 )
-from clap_core.msclap import is_msclap
 from clap_core.tables import frame_csv
 from clap_core.zeroshot import ZeroShotResult, zero_shot
 
@@ -79,13 +77,8 @@ def params_of(name: str) -> float | None:
 def check_name(name: str) -> str | None:
     """Why ``name`` cannot be a checkpoint (a missing folder, a file, no config.json, …), before offering to load
     it; None when it may be one (a hub id is only checked by loading it)."""
-    if name in state.own_checkpoints() or known(name) or is_msclap(name):
-        return None
-    try:
-        resolve(name)
-    except CheckpointError as e:
-        return f"B cannot be loaded: {e}."
-    return None
+    problem = None if name in state.own_checkpoints() else check(name)
+    return f"B cannot be loaded: {problem}." if problem else None
 
 
 def cost_line(name: str) -> tuple[str, bool]:
@@ -154,13 +147,15 @@ def side_view(view: MatrixView, cmp: Comparison) -> MatrixView:
 
 
 def heatmaps(view: MatrixView, cmp: Comparison, captions: list[str], clips: list[str], names: tuple[str, str],
-             numbers_only: bool) -> tuple[go.Figure, go.Figure]:
-    """A's and B's heatmap of one view, in one colour range."""
+             numbers_only: bool, height: int | None = None) -> tuple[go.Figure, go.Figure]:
+    """A's and B's heatmap of one view, in one colour range (``height`` in px: None for the usual size)."""
     shared = side_view(view, cmp)
+    if len(captions) > 8 and shared.cell_format == ".2f":  # narrower cells side by side: one decimal fewer
+        shared = dataclasses.replace(shared, cell_format=".1f")
     figs = []
-    for res, name in ((cmp.a, names[0]), (cmp.b, names[1])):
+    for res, name, bar in ((cmp.a, names[0], False), (cmp.b, names[1], True)):  # one colour scale, shown once (B)
         fig = heatmap(res, dataclasses.replace(shared, title=f"{text.plotly(text.cut(name, 40))}: {view.title}"),
-                      captions, clips, numbers_only=numbers_only)
+                      captions, clips, numbers_only=numbers_only, height=height, colorbar=bar, text_size=11)
         figs.append(fig)
     return figs[0], figs[1]
 
@@ -205,6 +200,18 @@ def pairs_frame(cmp: Comparison, captions: list[str], clips: list[str]) -> pd.Da
     """One row per pair: its loss under A and B and the change."""
     return pd.DataFrame({"caption": captions, "clip": clips, "L_i (A)": cmp.pair_loss_a, "L_i (B)": cmp.pair_loss_b,
                          "Δ (B − A)": cmp.delta}, index=pd.RangeIndex(1, len(captions) + 1, name="#"))
+
+
+RETRIEVAL_ROWS = {f"{d}_{m}": f"{words}: {m}" for d, words in (("text_to_audio", "text → audio"),
+                                                                  ("audio_to_text", "audio → text"))
+                  for m in ("R@1", "R@5", "R@10", "mAP")}
+
+
+def retrieval_frame(r: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """Comparison.retrieval() as a table with words for rows ('text → audio: R@1'), A and B as columns."""
+    frame = pd.DataFrame(r).loc[list(RETRIEVAL_ROWS)]
+    frame.index = pd.Index(list(RETRIEVAL_ROWS.values()), name="metric")
+    return frame
 
 
 def export(cmp: Comparison, names: tuple[str, str], captions: list[str], clips: list[str]) -> None:

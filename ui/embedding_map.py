@@ -11,7 +11,15 @@ import streamlit as st
 from clap_core.batch import Batch
 from clap_core.checkpoints import LoadedCheckpoint
 from clap_core.contrastive import ContrastiveResult
-from clap_core.geometry import CAPTION, CLIP, EmbeddingMap, ItemForces, embedding_map, item_forces
+from clap_core.geometry import (
+    CAPTION,
+    CLIP,
+    EmbeddingMap,
+    ItemForces,
+    embedding_map,
+    item_forces,
+    tangent_view,
+)
 
 from . import state, text
 
@@ -111,25 +119,47 @@ def forces_of(k: int, E_t: np.ndarray, E_a: np.ndarray, res: ContrastiveResult, 
     return item_forces(kind, index, E_t, E_a, res, m.projection)
 
 
-def forces_figure(f: ItemForces, m: EmbeddingMap, captions: list[str], names: list[str]) -> go.Figure:
-    """The map faded, with one item's pull (green), its heaviest pushes (red) and its whole force (grey)."""
-    fig = go.Figure(_points(m, captions, names, faded=True))
-    me = (m.text_xy if f.kind == CAPTION else m.audio_xy)[f.index]
-    other = "clip" if f.kind == CAPTION else "caption"
-    parts = [f.pull, *f.pushes]
-    longest = max(float(np.linalg.norm(v)) for v in [p.xy for p in parts] + [f.total_xy])
-    scale = 0.3 * _span(m) / longest if longest > 0 else 0.0
-    fig.add_trace(go.Scatter(x=[me[0]], y=[me[1]], mode="markers", name=f"{f.kind} {f.index + 1}", hoverinfo="skip",
-                             marker={"size": 20, "color": "rgba(0,0,0,0)", "line": {"color": "black", "width": 2}}))
-    fig.add_trace(_arrows(me[None], f.pull.xy[None], scale, PULL_COLOUR, f"pull towards its {other} (weight {f.pull.weight:.3g})",
-                          [f"pull towards {other} {f.index + 1}: weight τ·|G| = {f.pull.weight:.4g}"], width=3))
-    if f.pushes:
-        fig.add_trace(_arrows(np.repeat(me[None], len(f.pushes), axis=0), np.vstack([p.xy for p in f.pushes]), scale,
-                              PUSH_COLOUR, "pushes from the heaviest negatives",
-                              [f"push away from {other} {p.other + 1}: weight τ·G = {p.weight:.4g}" for p in f.pushes]))
-    fig.add_trace(_arrows(me[None], f.total_xy[None], scale, TOTAL_COLOUR, "the whole −∂L/∂ê (pull + every push)",
-                          ["the whole −∂L/∂ê, tangent part"], width=1.5))
-    return _layout(fig, m, f"Pull and pushes on {f.kind} {f.index + 1} (tangent to the sphere, in the map; arrows ×{scale:.3g})")
+def forces_figure(f: ItemForces, E_t: np.ndarray, E_a: np.ndarray, captions: list[str], names: list[str]) -> go.Figure:
+    """One item seen from itself: the tangent plane of the sphere at the item (the log map: each item of the other
+    modality at its angle from it, in the direction of the geodesic towards it), on the plane of the item's pull and
+    its heaviest push. Directions are true here: the pull points at the partner, a push away from its negative."""
+    view = tangent_view(f, E_t, E_a)
+    other_kind, others = ("clip", names) if f.kind == CAPTION else ("caption", captions)
+    symbol = "diamond" if f.kind == CAPTION else "circle"
+    n = len(others)
+    colour = ["#2ca02c" if j == f.index else "#d62728" if any(p.other == j for p in f.pushes) else "#9aa0a6"
+              for j in range(n)]
+    hover = [f"{other_kind} {j + 1}: {text.plotly(others[j], width=60, limit=120)}<br>angle from it "
+             f"{np.hypot(*view.others_xy[j]):.3f} rad in the plane, {view.off_plane[j]:.3f} rad off it" for j in range(n)]
+    fig = go.Figure([
+        go.Scatter(x=view.others_xy[:, 0], y=view.others_xy[:, 1], mode="markers+text", name=f"{other_kind}s",
+                   text=[str(j + 1) for j in range(n)], textposition="top center", hovertext=hover,
+                   hovertemplate="%{hovertext}<extra></extra>",
+                   marker={"symbol": symbol, "size": 12, "color": colour, "line": {"color": "white", "width": 1}}),
+        go.Scatter(x=[0], y=[0], mode="markers+text", name=f"{f.kind} {f.index + 1} (here)",
+                   text=[f"{f.kind} {f.index + 1}"], textposition="bottom center", hoverinfo="skip",
+                   marker={"symbol": "circle" if f.kind == CAPTION else "diamond", "size": 16, "color": "black"}),
+    ])
+    reach = float(max(np.abs(view.others_xy).max(), 1e-9))
+    longest = max(float(np.linalg.norm(v)) for v in [view.pull_xy, view.total_xy, *view.pushes_xy])
+    scale = 0.45 * reach / longest if longest > 0 else 0.0
+    origin = np.zeros((1, 2))
+    fig.add_trace(_arrows(origin, view.pull_xy[None], scale, PULL_COLOUR, f"pull towards its {other_kind} "
+                          f"(weight {f.pull.weight:.3e})", [f"pull: weight τ·|G| = {f.pull.weight:.3e}"], width=3))
+    if len(view.pushes_xy):
+        fig.add_trace(_arrows(np.repeat(origin, len(view.pushes_xy), axis=0), view.pushes_xy, scale, PUSH_COLOUR,
+                              "pushes from the heaviest negatives",
+                              [f"push away from {other_kind} {p.other + 1}: weight τ·G = {p.weight:.3e}" for p in f.pushes]))
+    fig.add_trace(_arrows(origin, view.total_xy[None], scale, TOTAL_COLOUR, "the whole −∂L/∂ê (pull + every push)",
+                          ["the whole −∂L/∂ê, tangent part, in this plane"], width=1.5))
+    fig.update_layout(
+        height=520, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.15},
+        title={"text": f"Seen from {f.kind} {f.index + 1}: the sphere's tangent plane there (arrows ×{scale:.3g})",
+               "font": {"size": 14}},
+        xaxis={"title": {"text": f"along its pull, towards its {other_kind} (radians)"}, "zeroline": True},
+        yaxis={"title": {"text": "across it, towards the heaviest push's side (radians)"}, "scaleanchor": "x",
+               "zeroline": True})
+    return fig
 
 
 def forces_table(f: ItemForces, captions: list[str], names: list[str], res: ContrastiveResult) -> pd.DataFrame:
@@ -143,10 +173,15 @@ def forces_table(f: ItemForces, captions: list[str], names: list[str], res: Cont
     rest = f.total - f.pull.vector - sum((p.vector for p in f.pushes), np.zeros_like(f.total))
     if res.n - 1 > len(f.pushes):
         rows.append({"term": f"the other {res.n - 1 - len(f.pushes)} negatives together", "other item": "",
-                     "weight τ·|G|": None, cell[0]: None, cell[1]: None, "length (tangent)": float(np.linalg.norm(rest))})
-    rows.append({"term": "total −∂L/∂ê", "other item": "", "weight τ·|G|": None, cell[0]: None, cell[1]: None,
-                 "length (tangent)": float(np.linalg.norm(f.total))})
-    return pd.DataFrame(rows)
+                     "length (tangent)": float(np.linalg.norm(rest))})
+    rows.append({"term": "total −∂L/∂ê", "other item": "", "length (tangent)": float(np.linalg.norm(f.total))})
+    frame = pd.DataFrame(rows, columns=["term", "other item", "weight τ·|G|", *cell, "length (tangent)"])
+    for c in frame.columns[2:]:  # one number format for the whole table; a dash where a row has no such number
+        frame[c] = [NUMBER_FORMAT.format(v) if isinstance(v, float) and np.isfinite(v) else "—" for v in frame[c]]
+    return frame
+
+
+NUMBER_FORMAT = "{:.3e}"  # the forces table's one format: its numbers span 1e-8 … 1
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -25,7 +25,8 @@ def axis_labels(captions: list[str], clips: list[str]) -> tuple[list[str], list[
 
 
 def heatmap(res: ContrastiveResult, view: MatrixView, captions: list[str], clips: list[str],
-            numbers_only: bool = False) -> go.Figure:
+            numbers_only: bool = False, height: int | None = None, colorbar: bool = True,
+            text_size: int | None = None, held_out: tuple[int, ...] = ()) -> go.Figure:
     """Heatmap of one view of C: rows = captions, columns = clips, the diagonal (true pairs) outlined.
 
     Built in one go (no per-shape layout validation, no Python loop over cells): the axis values are
@@ -49,7 +50,7 @@ def heatmap(res: ContrastiveResult, view: MatrixView, captions: list[str], clips
         colours.update(zmin=view.zrange[0], zmax=view.zrange[1])
     if view.diverging:
         colours.update(zmid=0.0)
-    size = max(420, min(900, 120 + 46 * n))
+    size = height or max(420, min(900, 120 + 46 * n))
     layout = {
         "height": size, "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
         "title": {"text": view.title, "font": {"size": 14}},
@@ -57,13 +58,15 @@ def heatmap(res: ContrastiveResult, view: MatrixView, captions: list[str], clips
                   "tickmode": "array", "tickvals": y_vals, "ticktext": y_ticks},
         "xaxis": {"title": {"text": "clips (audio) — columns"}, "type": "category", "side": "bottom",
                   "tickangle": 0 if numbers_only else -35, "tickmode": "array", "tickvals": x_vals, "ticktext": x_ticks},
-        "shapes": [{"type": "rect", "x0": i - 0.5, "x1": i + 0.5, "y0": i - 0.5, "y1": i + 0.5,
-                    "line": {"color": "#ff4b4b", "width": 2.5}} for i in range(n)],  # the true pairs
+        "shapes": [{"type": "rect", "x0": i - 0.5, "x1": i + 0.5, "y0": i - 0.5, "y1": i + 0.5,  # the true pairs;
+                    "line": {"color": "#ff4b4b", "width": 2.5} if i not in held_out else  # held-out ones dashed white
+                    {"color": "white", "width": 3, "dash": "dot"}} for i in range(n)],
     }
     trace = {
         "type": "heatmap", "z": view.values(res), "x": x_vals, "y": y_vals, "customdata": custom,
-        "colorbar": {"title": {"text": view.colorbar}}, "hovertemplate": HOVER, **colours,
+        "colorbar": {"title": {"text": view.colorbar}}, "showscale": colorbar, "hovertemplate": HOVER, **colours,
         **({"texttemplate": f"%{{z:{view.cell_format}}}"} if n <= view.cell_text_max_n else {}),
+        **({"textfont": {"size": text_size}} if text_size else {}),
     }
     # Plain dicts, not validated: plotly's per-property validation of 64 shapes costs ~40 ms per build,
     # and every key here is a documented heatmap/layout property (tests/test_figures.py checks them once).

@@ -7,9 +7,10 @@ import os
 import streamlit as st
 
 from clap_core.batch import LIMITS
+from clap_core.batchfile import MAX_UNPACKED_MB
 from clap_core.checkpoints import BUNDLED, KNOWN_CHECKPOINTS
 
-__all__ = ["LIMITS", "hosted", "default_checkpoint"]  # LIMITS: clap_core's, the same as the CLI's
+__all__ = ["LIMITS", "MAX_UNPACKED_MB", "hosted", "default_checkpoint"]  # LIMITS: clap_core's, the same as the CLI's
 
 
 def _setting(name: str) -> str | None:

@@ -9,10 +9,11 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from clap_core.contrastive import ContrastiveResult
+from clap_core.contrastive import TAU_RANGE, ContrastiveResult
 from clap_core.sweep import TauSweep, loss_at, sweep_tau
 
 from . import state
+from .screen import chart
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -69,8 +70,8 @@ def sweep_section(res: ContrastiveResult) -> None:
     st.subheader("L as a function of τ")
     sw = cached_sweep(res.cosine)
     ck_tau = state.checkpoint().tau
-    chart, words = st.columns([3, 2])
-    chart.plotly_chart(sweep_figure(sw, ck_tau, res.tau, res.loss), width="stretch", key="tau-sweep")
+    left, words = st.columns([3, 2])
+    chart(sweep_figure(sw, ck_tau, res.tau, res.loss), "tau-sweep", left)
     if res.n == 1:
         words.info("With one pair L = 0 at every τ: each softmax has a single entry.")
         return
@@ -103,6 +104,10 @@ def sweep_section(res: ContrastiveResult) -> None:
            f"({_wrong(sw)})." if sw.wrong_rows or sw.wrong_cols else
            "here every caption and every clip wins, so the margin is 0 and L → 0.")
     )
+    if not sw.at_upper_bound and not math.isclose(sw.best_tau, res.tau, rel_tol=1e-6):
+        words.button(f"Use τ* = {sw.best_tau:.4g} on every page", key="use-tau-star", on_click=state.set_tau,
+                     args=(float(np.clip(sw.best_tau, *TAU_RANGE)),),
+                     help="Sets the τ in use (the slider above follows); the checkpoint's τ button sets it back.")
     words.caption("The checkpoint's τ was learnt on its training batches, not on this one: τ* is what this batch alone "
                   "would pick. The curves are exact values at 61 τ from 0.1 to 1000 (python -m clap_core sweep prints "
                   "them); τ* is searched between them. Whether τ* > 0 at all follows from the start of the curve: dL/dτ at "

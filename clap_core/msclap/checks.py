@@ -24,6 +24,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from ..family import MAX_CONFIG_BYTES  # a real config.json is ~2 KB; the one bound the registry reads with
 from .model import MsClapVersion
 
 # The larger real MS-CLAP (2022: CNN14 + BERT) has 193.6 M parameters on the embedding path; 1.5 × that, rounded
@@ -31,7 +32,6 @@ from .model import MsClapVersion
 LARGEST_REAL_M = 193.6
 MAX_PARAMETERS = 300_000_000  # values (parameters and buffers): 1.2 GB in fp32
 MAX_HEADER_BYTES = 100 * 2**20  # a real model.safetensors header is ~60 KB
-MAX_CONFIG_BYTES = 2**20  # a real config.json is ~2 KB
 MAX_PTH_BYTES = 3 * 2**29  # 1.5 GiB: about twice CLAP_weights_2022.pth (785 MB, classifier heads included)
 
 SAFETENSORS_DTYPES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2,

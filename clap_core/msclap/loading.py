@@ -21,8 +21,6 @@ relative_position_index and attn_mask, position ids, GPT-2's causal mask).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import pickle
 import re
 import warnings
@@ -43,7 +41,7 @@ from .checks import (
     read_safetensors_header,
     text_settings,
 )
-from .model import HUB_REPO, VERSIONS, LogMel, MsClapModel, MsClapVersion
+from .model import HUB_REPO, SELF_BUILT, VERSIONS, LogMel, MsClapModel, MsClapVersion, save_model
 
 EOT = " <|endoftext|>"  # msclap appends this to every GPT-2 caption
 FRONT_END_KEYS = {"spectrogram_extractor.stft.conv_real.weight": "conv_real",
@@ -52,7 +50,6 @@ FRONT_END_KEYS = {"spectrogram_extractor.stft.conv_real.weight": "conv_real",
 IGNORED = re.compile(r"(^audio_encoder\.base\.(fc_audioset|htsat\.(tscam_conv|head))\.|"
                      r"^caption_encoder\.base\.pooler\.|position_ids$|relative_position_index$|attn_mask$|"
                      r"\.attn\.(bias|masked_bias)$)")
-SELF_BUILT = re.compile(r"relative_position_index$")  # computed by the module from its window size
 HTSAT_RENAMES = ((".attn.proj.", ".attention.output.dense."),
                  (".attn.relative_position_bias_table", ".attention.self.relative_position_bias_table"),
                  (".norm1.", ".layernorm_before."), (".norm2.", ".layernorm_after."),
@@ -150,8 +147,8 @@ def construct(version: MsClapVersion, text_config=None, small: dict | None = Non
 
 def build(version: MsClapVersion, model_sd: dict, front_sd: dict, text_config=None,
           small: dict | None = None, model: MsClapModel | None = None) -> tuple[MsClapModel, LogMel]:
-    """The model (``model``, else one built of this configuration) and its front end with these weights; every
-    weight the model needs must be there, and no other."""
+    """The model (``model``, else one built of this configuration) with these weights, and its front end (the
+    model's own, filled with ``front_sd``); every weight the model needs must be there, and no other."""
     model = model if model is not None else construct(version, text_config, small)
     model_sd = {k: v for k, v in model_sd.items() if not SELF_BUILT.search(k)}
     need = {k for k in model.state_dict() if not SELF_BUILT.search(k)}
@@ -169,13 +166,12 @@ def build(version: MsClapVersion, model_sd: dict, front_sd: dict, text_config=No
     if missing_front:
         raise MsClapError(f"the checkpoint lacks its log-mel front end ({', '.join(missing_front)}): MS-CLAP's STFT and "
                           "mel weights are read from the file, never recomputed")
-    front = LogMel(version.n_fft, version.hop, version.mel_bins)
+    front = model.front_end
     try:
         front.load_state_dict({k: v.float() for k, v in front_sd.items()}, strict=True)
     except (RuntimeError, TypeError, ValueError) as e:
         raise MsClapError(f"the log-mel front end does not fit: {str(e).splitlines()[-1].strip()[:200]}") from None
-    model.__dict__["front_end_ref"] = front.eval()  # not a submodule: it stays fp32 when the model goes to bf16
-    return model.float().eval(), front
+    return model.float().eval(), front.eval()
 
 
 # -- features and tokens --------------------------------------------------------------------------
@@ -291,44 +287,20 @@ def check_tokenizer_fits(tok: MsClapTokenizer, text_config) -> None:
 
 
 # -- folders ------------------------------------------------------------------------------------
-def is_msclap_folder(path: Path) -> bool:
-    """Whether ``path`` holds an MS-CLAP config.json (model_type "msclap"). An oversized one is judged by its
-    start (save_folder writes model_type first), so that read_folder refuses it instead of it being read whole."""
-    from .checks import MAX_CONFIG_BYTES
-
-    config = path / "config.json"
-    try:
-        if config.stat().st_size > MAX_CONFIG_BYTES:
-            with open(config, "rb") as f:
-                return b'"msclap"' in f.read(4096)
-        cfg = json.loads(config.read_bytes().decode("utf-8"))
-        return isinstance(cfg, dict) and cfg.get("model_type") == "msclap"
-    except (OSError, ValueError):
-        return False
-
-
 def save_folder(model: MsClapModel, front: LogMel, tokenizer: MsClapTokenizer | None, folder: str | Path) -> Path:
     """Write a folder that :func:`read_folder` loads without pickle: config.json, model.safetensors, tokenizer."""
-    from safetensors.torch import save_file
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items() if not SELF_BUILT.search(k)}
-    tensors.update({f"front_end.{k}": v.detach().float().contiguous().cpu() for k, v in front.state_dict().items()})
-    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt", "msclap_version": model.version.name})
-    cfg = {"model_type": "msclap", "msclap_version": model.version.name,
-           "text_config": model.config.text_config.to_dict(), "audio_overrides": model.small}
-    (folder / "config.json").write_text(json.dumps(cfg, indent=2, default=str))
+    folder = save_model(model, front, folder)
     if tokenizer is not None:
         tokenizer.save_pretrained(folder)
     return folder
 
 
-def read_folder(folder: Path) -> tuple[MsClapVersion, MsClapModel, LogMel]:
-    """A converted folder's model: config.json checked and the model's size bounded from it before anything is
-    built, model.safetensors' header checked before any tensor is read, then only the tensors the model needs
-    (their names, shapes and dtypes matched against it first) read."""
-    cfg = read_config(folder)
+def read_folder(folder: Path, cfg: dict | None = None) -> tuple[MsClapVersion, MsClapModel, LogMel]:
+    """A converted folder's model: config.json (``cfg`` when the caller has read it already, within the same size
+    bound) checked and the model's size bounded from it before anything is built, model.safetensors' header
+    checked before any tensor is read, then only the tensors the model needs (their names, shapes and dtypes
+    matched against it first) read."""
+    cfg = read_config(folder) if cfg is None else cfg
     version = config_version(cfg)
     kind, settings = text_settings(cfg, version)
     small = audio_overrides(cfg, version)
@@ -399,16 +371,6 @@ def read_pth_model(path: Path) -> tuple[MsClapVersion, MsClapModel, LogMel]:
     return (version, *build(version, model_sd, front))
 
 
-def fingerprint(path: Path) -> str:
-    h = hashlib.sha256(str(path.resolve()).encode())
-    files = sorted(path.glob("*")) if path.is_dir() else [path]
-    for f in files:
-        if f.is_file():
-            st = f.stat()
-            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
-
-
 def hub_weights(version: MsClapVersion, offline_message: str) -> Path:
     """The version's .pth from the hub cache, downloading it when the hub is reachable."""
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
@@ -431,10 +393,6 @@ def convert(src: str | Path, out: str | Path, tokenizer: str | Path | None = Non
     version, model, front = read_pth_model(src)
     tok = load_tokenizer(tokenizer or version.text_model, version, local_only=tokenizer is None or Path(str(tokenizer)).exists())
     return save_folder(model, front, tok, out)
-
-
-def n_parameters(model) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
 
 
 def describe(version: MsClapVersion) -> dict[str, Any]:

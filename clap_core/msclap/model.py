@@ -18,13 +18,17 @@ The parts, and where they come from:
 ``MsClapModel`` shows the surface of transformers' ``ClapModel`` that this project uses
 (see :mod:`clap_core.family`): ``audio_model(input_features=…)`` and ``text_model(input_ids=…,
 attention_mask=…)`` return ``pooler_output``; ``audio_projection``, ``text_projection``, ``logit_scale_a``,
-``logit_scale_t`` and ``config.projection_dim``, ``config.text_config.hidden_size``.
+``logit_scale_t`` and ``config.projection_dim``, ``config.text_config.hidden_size``; it owns its front end
+(``front_end``, fp32 always) and saves itself (:func:`save_model`); ``fresh()`` builds its random-weight twin.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 
 import torch
@@ -62,6 +66,7 @@ VERSIONS: dict[str, MsClapVersion] = {
     "2023": MsClapVersion("2023", "htsat", "gpt2", 77, 7, 8000, 768, "CLAP_weights_2023.pth"),
 }
 HUB_REPO = "microsoft/msclap"
+SELF_BUILT = re.compile(r"relative_position_index$")  # computed by the module from its window size: never saved
 
 
 class Projection(nn.Module):
@@ -187,8 +192,17 @@ class TextTower(nn.Module):
 class MsClapModel(nn.Module):
     """An MS-CLAP model with the ClapModel surface the project uses (see the module docstring)."""
 
-    def __init__(self, version: MsClapVersion, text_config=None, small: dict | None = None):
+    front_end: LogMel  # the checkpoint's STFT and mel weights; held, not a submodule (see __init__)
+
+    def __init__(self, version: MsClapVersion, text_config=None, small: dict | None = None,
+                 front_end: LogMel | None = None):
         super().__init__()
+        # The front end belongs to the model but is kept out of its module tree: ``.to(bf16)``, ``.float()``, the
+        # state dict, parameters() and buffers() never see it, so it stays fp32 on the CPU as msclap computes it
+        # (MsClapFeatures copies it to a GPU itself) and the weights' counts stay the towers' and heads'.
+        # object.__setattr__: nn.Module's own would register it as a submodule. Zeros until the loader fills it.
+        object.__setattr__(self, "front_end", front_end if front_end is not None
+                           else LogMel(version.n_fft, version.hop, version.mel_bins).eval())
         self.version = version
         self.small = small = small or {}  # smaller audio towers, for tests (kept in a saved folder's config)
         text_config = text_config or default_text_config(version)
@@ -205,18 +219,30 @@ class MsClapModel(nn.Module):
                                       msclap_version=version.name)
 
     def fresh(self) -> MsClapModel:
-        """A model of the same configuration with freshly initialised weights (torch's global RNG), sharing the
-        loaded front end (which is not learned)."""
-        twin = MsClapModel(self.version, self.config.text_config, self.small)
-        twin.__dict__["front_end_ref"] = self.__dict__.get("front_end_ref")
-        return twin.eval()
+        """A model of the same configuration with freshly initialised weights (torch's global RNG), sharing this
+        one's front end (which is not learned). :class:`clap_core.family.Rebuildable`."""
+        return MsClapModel(self.version, self.config.text_config, self.small, front_end=self.front_end).eval()
 
     def save_pretrained(self, folder) -> None:
         """A folder that loads without pickle (config.json, model.safetensors with the front end); the processor
-        adds the tokenizer. Needs the front end the loader attached (``front_end_ref``)."""
-        from .loading import save_folder
+        adds the tokenizer."""
+        save_model(self, self.front_end, folder)
 
-        save_folder(self, self.__dict__["front_end_ref"], None, folder)
+
+def save_model(model: MsClapModel, front: LogMel, folder: str | Path) -> Path:
+    """Write ``model`` with the front end ``front`` as config.json and model.safetensors (model_type first, then
+    the version, the text config and the test-sized audio overrides); the loader's read_folder reads it back."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items() if not SELF_BUILT.search(k)}
+    tensors.update({f"front_end.{k}": v.detach().float().contiguous().cpu() for k, v in front.state_dict().items()})
+    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt", "msclap_version": model.version.name})
+    cfg = {"model_type": "msclap", "msclap_version": model.version.name,
+           "text_config": model.config.text_config.to_dict(), "audio_overrides": model.small}
+    (folder / "config.json").write_text(json.dumps(cfg, indent=2, default=str))
+    return folder
 
 
 def default_text_config(version: MsClapVersion):
