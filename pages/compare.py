@@ -44,7 +44,8 @@ if not allowed:
     st.error(md(f"{b_name} is not loaded here: with {a_name} it would not fit in this server's memory. "
                 "Compare it with a bundled checkpoint, or run the app locally."))
     st.stop()
-if compare.needs_click(b_name) and not st.button(f"Load {md(b_name)} as B", key="compare-load"):
+if compare.needs_click(b_name):  # the click is taken by a callback, so it is never lost to a rerun
+    st.button(f"Load {md(b_name)} as B", key="compare-load", on_click=compare.approve, args=(b_name,))
     st.info("Loading B takes time and memory (stated above when its size is known); it starts on the click.")
     st.stop()
 with st.spinner(f"Loading {md(b_name)}…"):

@@ -102,10 +102,16 @@ def cost_line(name: str) -> tuple[str, bool]:
 
 
 def needs_click(name: str) -> bool:
-    """Whether loading B should wait for a click (a large model that is not loaded yet)."""
+    """Whether loading B should wait for a click (a large model that is not loaded yet, not approved yet)."""
     p = params_of(name)
     own = name in state.own_checkpoints()
-    return not own and not is_loaded(name, state.precision()) and (p is None or p > FULL_SIZE_M)
+    approved = name in st.session_state.get("compare_approved", set())
+    return not own and not approved and not is_loaded(name, state.precision()) and (p is None or p > FULL_SIZE_M)
+
+
+def approve(name: str) -> None:
+    """The "Load … as B" button's callback: this session asked for ``name`` as B."""
+    st.session_state.setdefault("compare_approved", set()).add(name)
 
 
 def load(name: str) -> str | None:

@@ -202,8 +202,8 @@ def random_gap(items: Batch) -> float | None:
     asked = st.session_state.setdefault("map_random_asked", set())
     if ck.n_params >= AUTO_RANDOM_PARAMS and key not in asked:
         mb = ck.n_params * (2 if ck.precision == "bf16" else 4) / 1e6
-        if not st.button(f"Compute it (builds a random model of {mb:,.0f} MB for a few seconds)", key="map-random-gap"):
-            return None
-        asked.add(key)
+        st.button(f"Compute it (builds a random model of {mb:,.0f} MB for a few seconds)", key="map-random-gap",
+                  on_click=asked.add, args=(key,))  # a callback: the click is never lost to a rerun
+        return None
     with st.spinner("Embedding the batch with a random-weight model…"):
         return _random_gap(*key, ck, items)
