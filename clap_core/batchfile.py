@@ -14,7 +14,6 @@ format read from the content), with captions from the file names.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -27,7 +26,7 @@ from .batch import LIMITS, Batch, FileOutcome, Limits, Pair
 from .contrastive import check_tau
 from .features import LONG_CLIP_POLICIES
 from .safezip import MemberUnread, Reader, TotalExceeded, ZipRefused, open_zip, visible, zip_members
-from .tables import csv_text, unescape_cell
+from .tables import TableError, csv_text, read_table
 
 FORMAT = 1  # settings.json "format": what this module writes and reads
 CSV_NAME, SETTINGS_NAME = "batch.csv", "settings.json"
@@ -131,15 +130,9 @@ def _base(members: dict[str, zipfile.ZipInfo]) -> str:
 def _rows(text: str, members: dict[str, zipfile.ZipInfo], limits: Limits, base: str = "") -> list[dict]:
     """batch.csv's rows, each naming a member of the zip (relative to ``base``, batch.csv's folder);
     BatchFileError for bad columns, a missing member or text that is not CSV."""
-    reader = csv.DictReader(io.StringIO(text, newline=""))
     rows = []
     try:
-        columns = [c.strip() for c in reader.fieldnames or []]
-        if not {"file", "caption"} <= set(columns):
-            raise BatchFileError(f"{CSV_NAME} needs the columns file,caption (label, name, source optional); "
-                                 f"it has: {','.join(columns) or 'none'}")
-        reader.fieldnames = columns
-        for k, row in enumerate(reader, start=2):  # row 1 is the header
+        for k, (_, row) in enumerate(read_table(text, ("file", "caption")), start=2):  # row 1 is the header
             if len(rows) >= limits.max_clips:
                 raise BatchFileError(f"{CSV_NAME} has more than {limits.max_clips} rows; a batch holds at most "
                                      f"{limits.max_clips} pairs")
@@ -147,12 +140,13 @@ def _rows(text: str, members: dict[str, zipfile.ZipInfo], limits: Limits, base: 
             if base + file not in members:
                 raise BatchFileError(f"{CSV_NAME} row {k} names {file!r}, which is not in the zip" if file
                                      else f"{CSV_NAME} row {k} has no file")
-            rows.append({"file": base + file,
-                         "name": unescape_cell((row.get("name") or "").strip()) or PurePosixPath(file).name,
-                         "caption": unescape_cell(row.get("caption") or ""),
-                         "label": unescape_cell((row.get("label") or "").strip()),
+            rows.append({"file": base + file, "name": (row.get("name") or "").strip() or PurePosixPath(file).name,
+                         "caption": row.get("caption") or "", "label": (row.get("label") or "").strip(),
                          "source": row.get("source") if row.get("source") in SOURCES else "upload"})
-    except csv.Error as e:  # a field over the csv module's limit, …
+    except TableError as e:
+        if e.columns is not None:
+            raise BatchFileError(f"{CSV_NAME} needs the columns file,caption (label, name, source optional); "
+                                 f"it has: {','.join(e.columns) or 'none'}") from None
         raise BatchFileError(f"{CSV_NAME} is not a readable CSV ({e})") from None
     return rows
 

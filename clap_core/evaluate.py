@@ -4,10 +4,8 @@ confident mistakes, and retrieval metrics both ways. Shared by the app's Evaluat
 (the CLI through :func:`evaluate`, the page one chunk per rerun so that Stop keeps what was done), so the
 same set gives the same numbers in both.
 
-Sources: a CSV ``file,label[,caption]``, a folder of label folders or a folder holding ``clips.csv``
-(:func:`read_labelled`); a zip of either layout, read as untrusted input with :mod:`clap_core.batchfile`'s
-bounded reader (:func:`zip_set`); the demo world generated from a seed (:func:`demo_world_set`); the
-shipped examples (:func:`examples_set`).
+The sets themselves (a CSV, folders, a zip, the demo world, the shipped examples) are opened by
+:mod:`clap_core.labelled`; this module scores them.
 
 Memory: clips are read, decoded and embedded one chunk at a time; a run keeps each clip's embedding
 (d float32), its name, label and caption, never its audio — except a playable copy of the few most
@@ -16,302 +14,42 @@ confident mistakes (``players``; at most the first 30 s as 16-bit WAV each).
 
 from __future__ import annotations
 
-import csv
-import io
 import time
-import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from .attributes import caption_twins, twin_accuracy
-from .audio import AudioError, DecodedClip, describe_content
+from .audio import AudioError, DecodedClip
 from .batch import LIMITS, FileOutcome, Limits, read_clip
 from .contrastive import cosine_matrix
 from .demo_world import DEFAULT_TEMPLATE
 from .features import DEFAULT_POLICY
+from .labelled import (
+    AUDIO_SUFFIXES,
+    CLI_LIMITS,
+    DEMO_WORLDS,
+    HOSTED_LIMITS,
+    LABELLED_DATA,
+    LOCAL_LIMITS,
+    DataError,
+    LabelledClip,
+    LabelledSet,
+    SetLimits,
+    check_size,
+    demo_world_set,
+    examples_set,
+    path_set,
+    read_labelled,
+    wav_bytes,
+    zip_set,
+)
 from .retrieval import retrieval_metrics
-from .safezip import MemberUnread, Reader, TotalExceeded, ZipRefused, open_zip, visible, zip_members
-from .tables import csv_text, unescape_cell
+from .tables import csv_text
 from .zeroshot import ZeroShotResult, check_labels, check_templates, label_embeddings, zero_shot
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".mka", ".aif", ".aiff"}
-LABELLED_DATA = "a CSV file (file,label[,caption]), a folder of label folders or a zip of either"
-WORLD_CSV = "clips.csv"  # what demo-world writes beside its clips; a folder holding one is read through it
 CHUNK = 16  # clips decoded and embedded at a time: a multiple of the embedder's 8, so batches do not depend on it
-DEMO_WORLDS = ("classes", "attributes", "pairs")  # demo_world.generate, generate_attributed, attribute_pairs
-
-
-class DataError(ValueError):
-    """A labelled set that cannot be used; the message is one line naming the file and the reason."""
-
-
-@dataclass(frozen=True)
-class SetLimits:
-    """How big a labelled set may be: clips (None: no limit), zip entries, and a zip's clips unpacked."""
-
-    max_clips: int | None
-    max_members: int
-    max_unpacked_mb: int
-
-
-HOSTED_LIMITS = SetLimits(max_clips=300, max_members=400, max_unpacked_mb=200)  # a hosted app (2.7 GB RAM)
-LOCAL_LIMITS = SetLimits(max_clips=5000, max_members=5100, max_unpacked_mb=2000)  # the app on your machine
-CLI_LIMITS = SetLimits(max_clips=None, max_members=20_000, max_unpacked_mb=8000)  # the CLI: any folder or CSV
-
-
-@dataclass(frozen=True)
-class LabelledClip:
-    """One entry of a labelled set, before decoding: its file (bytes or a path), true label, caption."""
-
-    name: str
-    label: str
-    caption: str | None
-    source: bytes | str | None  # None: the file could not be read, see ``problem``
-    problem: str = ""
-
-
-@dataclass(frozen=True)
-class LabelledSet:
-    """A labelled set, listed but not read: ``clips()`` yields its entries in order, reading each on the way."""
-
-    description: str
-    size: int  # entries (clips, readable or not)
-    labels: tuple[str, ...]  # the distinct true labels, sorted
-    clips: Callable[[], Iterator[LabelledClip]]
-
-
-def check_size(data: LabelledSet, limits: SetLimits) -> LabelledSet:
-    """The set, or DataError when it holds more clips than ``limits`` allow."""
-    if limits.max_clips is not None and data.size > limits.max_clips:
-        raise DataError(f"{data.description}: {data.size} clips; at most {limits.max_clips} are evaluated at a time "
-                        f"here — split the set")
-    return data
-
-
-# -- sources: a CSV, a folder, a zip ---------------------------------------------------------------
-def _rows_set(description: str, rows: Sequence[dict]) -> LabelledSet:
-    """A set of rows {file (a path), label, caption|None, name?, problem?}."""
-    def clips() -> Iterator[LabelledClip]:
-        for r in rows:
-            problem = r.get("problem", "")
-            yield LabelledClip(r.get("name", r["file"]), r["label"], r["caption"], None if problem else r["file"],
-                               problem)
-
-    return LabelledSet(description, len(rows), tuple(sorted({r["label"] for r in rows})), clips)
-
-
-def read_labelled(data: str) -> list[dict]:
-    """Rows {file, label, caption|None} from a CSV (file,label[,caption]), a folder holding clips.csv, or a
-    folder of label folders."""
-    path = Path(data)
-    if path.is_dir() and (path / WORLD_CSV).is_file():
-        return _csv_rows(path / WORLD_CSV, str(path / WORLD_CSV))
-    if path.is_dir():
-        rows = [{"file": str(f), "label": d.name, "caption": None}
-                for d in sorted(p for p in path.iterdir() if p.is_dir())
-                for f in sorted(d.iterdir()) if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES]
-        if not rows:
-            raise DataError(f"{data}: no audio files in label subfolders and no {WORLD_CSV} "
-                            f"(expected DIR/<label>/<clip> or DIR/{WORLD_CSV})")
-        return rows
-    if path.is_file():
-        return _csv_rows(path, data)
-    raise DataError(f"{data}: no such file or folder")
-
-
-def _csv_text(path: Path, shown: str) -> str:
-    """The file's text; a DataError naming it when its bytes are not UTF-8 text (an image, audio, …)."""
-    with path.open("rb") as f:
-        head = f.read(4096)
-    text = None
-    if b"\0" not in head:
-        try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            pass
-    if text is None or "\0" in text:
-        what = describe_content(head) or "binary data, not UTF-8 text"
-        raise DataError(f"{shown}: not {LABELLED_DATA}; its content is {what}")
-    return text
-
-
-def _csv_table(text: str, shown: str) -> list[dict]:
-    """Rows {file, label, caption|None} of a CSV file,label[,caption], the files as written."""
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    rows = []
-    try:
-        columns = [c.strip() for c in reader.fieldnames or []]
-        if not {"file", "label"} <= set(columns):
-            raise DataError(f"{shown}: not {LABELLED_DATA}; its first line has no file and label columns")
-        reader.fieldnames = columns
-        for r in reader:
-            file, label = (r.get("file") or "").strip(), (r.get("label") or "").strip()
-            if not file or not label:
-                raise DataError(f"{shown}: line {reader.line_num} has an empty {'file' if not file else 'label'}")
-            rows.append({"file": file, "label": unescape_cell(label),
-                         "caption": unescape_cell((r.get("caption") or "").strip()) or None})
-    except csv.Error as e:
-        raise DataError(f"{shown}: not a readable CSV (line {reader.line_num}: {e})") from None
-    if not rows:
-        raise DataError(f"{shown}: the CSV has no rows")
-    return rows
-
-
-def _csv_rows(path: Path, shown: str) -> list[dict]:
-    """Rows of a CSV file,label[,caption]; relative file paths are taken from the CSV's folder. A file that is not
-    there gets a problem naming the path tried."""
-    rows = _csv_table(_csv_text(path, shown), shown)
-    for r in rows:
-        written = r["file"]
-        r["file"] = written if Path(written).is_absolute() else str((path.parent / written).resolve())
-        if not Path(r["file"]).is_file():
-            where = "" if Path(written).is_absolute() else f" ({written!r} in the CSV, taken from the CSV's folder)"
-            r["problem"] = f"file not found{where}"
-    return rows
-
-
-def path_set(data: str, limits: SetLimits = CLI_LIMITS) -> LabelledSet:
-    """A labelled set from a path: a zip (either layout), a CSV, a folder of label folders or one with clips.csv."""
-    data = str(Path(data).expanduser())
-    path = Path(data)
-    if path.is_file() and zipfile.is_zipfile(path):
-        return zip_set(path, data, limits)
-    rows = read_labelled(data)
-    return check_size(_rows_set(f"{data}", rows), limits)
-
-
-def _zip_rows(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], shown: str,
-              total: int) -> tuple[list[dict], str]:
-    """Rows {file (a member or None), name, label, caption, problem} of a zip, and its layout in words."""
-    files = sorted(n for n in members if visible(n))
-    tables = [n for n in files if n.lower().endswith(".csv")]
-    if len(tables) > 1:
-        raise DataError(f"{shown}: the zip holds {len(tables)} CSV files ({', '.join(tables[:4])}); keep one "
-                        f"file,label[,caption] table, or use one folder per label and no CSV")
-    if tables:
-        table = tables[0]
-        try:
-            text = Reader(zf, total).text(members[table])
-        except ZipRefused as e:
-            raise DataError(f"{shown}: {e}") from None
-        base = table[: -len(PurePosixPath(table).name)]
-        rows = []
-        for r in _csv_table(text, f"{shown}: {table}"):
-            member = base + r["file"]
-            rows.append({**r, "file": member if member in members else None, "name": r["file"],
-                         "problem": "" if member in members else f"not in the zip (named in {table})"})
-        return rows, f"a {table} table"
-    rows = []
-    for n in files:
-        path = PurePosixPath(n)
-        if path.suffix.lower() not in AUDIO_SUFFIXES:
-            continue
-        if len(path.parts) < 2:
-            rows.append({"file": None, "name": n, "label": "", "caption": None,
-                         "problem": "not in a label folder (expected <label>/<clip>)"})
-        else:
-            rows.append({"file": n, "name": n, "label": path.parent.name, "caption": None, "problem": ""})
-    if not rows:
-        raise DataError(f"{shown}: no CSV and no audio files in label folders (expected <label>/<clip> or a "
-                        f"file,label[,caption] CSV beside the clips)")
-    return rows, "label folders"
-
-
-def zip_set(data: bytes | str | Path, shown: str, limits: SetLimits = LOCAL_LIMITS,
-            file_limits: Limits = LIMITS) -> LabelledSet:
-    """A labelled set from a zip (bytes or a path): one folder per label, or a CSV file,label[,caption] with the
-    files (paths relative to the CSV). Refused with a DataError: not a zip, an unsafe member name (absolute,
-    '..', a backslash), more entries, clips or unpacked bytes than ``limits`` allow. Nothing is extracted to
-    disk; each member is read when its chunk comes, bounded by its declared and its inflated size."""
-    try:
-        with open_zip(data, limits.max_members, "a labelled set here") as zf:
-            members = zip_members(zf, limits.max_members, "a labelled set here")
-            total = limits.max_unpacked_mb * 1_000_000
-            rows, layout = _zip_rows(zf, members, shown, total)
-    except ZipRefused as e:
-        raise DataError(f"{shown}: {e}") from None
-    too_big = (f"{shown}: the clips unpack to more than {limits.max_unpacked_mb} MB (the limit for a labelled set "
-               f"here)")
-    declared = sum(members[r["file"]].file_size for r in rows
-                   if r["file"] and members[r["file"]].file_size <= file_limits.max_file_bytes)
-    if declared > total:
-        raise DataError(too_big)
-    labels = tuple(sorted({r["label"] for r in rows if r["label"]}))
-
-    def clips() -> Iterator[LabelledClip]:
-        with open_zip(data) as zf:
-            reader = Reader(zf, total)
-            for r in rows:
-                if not r["file"]:
-                    yield LabelledClip(r["name"], r["label"], r["caption"], None, r["problem"])
-                    continue
-                try:
-                    blob, problem = reader.read(zf.getinfo(r["file"]), file_limits.max_file_bytes), ""
-                except MemberUnread as e:
-                    blob, problem = None, str(e)
-                except TotalExceeded:  # a header lied about its size: the whole set is refused
-                    raise DataError(too_big) from None
-                yield LabelledClip(r["name"], r["label"], r["caption"], blob, problem)
-
-    return check_size(LabelledSet(f"{shown} ({layout})", len(rows), labels, clips), limits)
-
-
-# -- built-in sets ---------------------------------------------------------------------------------
-def _wav_bytes(samples: np.ndarray, rate: int) -> bytes:
-    """Mono samples as a 16-bit WAV file (what demo-world writes; the mistakes' players)."""
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, samples, rate, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
-
-
-def demo_world_set(seed: int, n: int, world: str = "classes") -> LabelledSet:
-    """``n`` demo-world clips from ``seed``, made one at a time as they are read: the ``classes`` world
-    (demo_world.generate; the same files and names as ``demo-world --seed S --n N --out DIR`` writes) or the
-    ``attributes`` world (demo_world.generate_attributed), or ``pairs`` (demo_world.attribute_pairs: same-class
-    twins whose captions differ in one attribute word, consecutive; the set's attribute accuracy), each clip
-    a 16-bit WAV at 48 kHz."""
-    from . import demo_world
-
-    if world not in DEMO_WORLDS:
-        raise DataError(f"unknown demo world {world!r}; choose {' or '.join(DEMO_WORLDS)}")
-    if n < 1:
-        raise DataError("a demo-world set needs at least one clip")
-    make = demo_world.make_clip if world == "classes" else demo_world.make_attribute_clip
-    labels = demo_world.LABELS
-
-    per_attribute = -(-n // (2 * sum(len(a) for a in demo_world.CLASS_ATTRIBUTES.values())))  # pairs: 42·k ≥ n
-    order = ([lab for lab in labels for _ in demo_world.CLASS_ATTRIBUTES[lab] for _ in range(2 * per_attribute)]
-             if world == "pairs" else [labels[i % len(labels)] for i in range(min(n, len(labels)))])
-
-    def generated() -> Iterator:
-        if world == "pairs":  # twins, consecutive: the first n clips of attribute_pairs(seed, k)
-            yield from demo_world.world_clips(seed, per_attribute, "pairs")
-            return
-        rng = np.random.default_rng(seed)  # one generator drawn in order: generate()'s loop, a clip at a time
-        for i in range(n):
-            yield make(labels[i % len(labels)], rng)
-
-    def clips() -> Iterator[LabelledClip]:
-        for i, clip in zip(range(n), generated()):
-            name = f"{i:04d}_{clip.label.replace(' ', '-')}.wav"
-            yield LabelledClip(name, clip.label, clip.caption, _wav_bytes(clip.waveform, demo_world.RATE))
-
-    used = sorted(set(order[:n]))
-    return LabelledSet(f"demo world ({world}), seed {seed}, {n} clips", n, tuple(used), clips)
-
-
-def examples_set() -> LabelledSet:
-    """The shipped examples (assets/examples): demo-world clips and real recordings with their labels."""
-    from .examples import load_examples
-
-    rows = [{"file": str(ex.path), "name": ex.name, "label": ex.label, "caption": ex.caption or None}
-            for ex in load_examples()]
-    return _rows_set("the shipped examples", rows)
 
 
 # -- the evaluation --------------------------------------------------------------------------------
@@ -516,7 +254,7 @@ class Evaluation:
                 continue
             key = (-float(zs.probs[k, j]), first + k)
             if len(self._kept) < self.players or key < self._kept[-1][:2]:
-                self._kept.append((*key, zs.labels[j], e.name, _wav_bytes(c.samples, c.info.source_rate)))
+                self._kept.append((*key, zs.labels[j], e.name, wav_bytes(c.samples, c.info.source_rate)))
                 self._kept = sorted(self._kept, key=lambda m: m[:2])[: self.players]
 
     def run(self, on_chunk: Callable[[Evaluation], None] | None = None) -> Evaluation:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 
 import pandas as pd
 
@@ -32,6 +32,31 @@ def unescape_cell(text: str) -> str:
     if text.startswith(_QUOTE) and text[1:2] in (*FORMULA_START, _QUOTE):
         return text[1:]
     return text
+
+
+class TableError(ValueError):
+    """A CSV that cannot be read as a table: ``columns`` holds the header found when a required column is missing;
+    otherwise the message is the csv module's reason and ``line`` where it stopped."""
+
+    def __init__(self, message: str, columns: list[str] | None = None, line: int | None = None):
+        super().__init__(message)
+        self.columns, self.line = columns, line
+
+
+def read_table(text: str, required: Collection[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) for each row of a CSV ``text`` with a header line — the one reader of the CSVs the project
+    takes in (batch.csv, labelled sets): column names stripped, text cells unescaped (:func:`unescape_cell`).
+    TableError when a ``required`` column is missing or the text is not CSV (a field over the csv module's limit…)."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        columns = [c.strip() for c in reader.fieldnames or []]
+        if not set(required) <= set(columns):
+            raise TableError(f"missing column(s) {', '.join(sorted(set(required) - set(columns)))}", columns=columns)
+        reader.fieldnames = columns
+        for row in reader:
+            yield reader.line_num, {k: unescape_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+    except csv.Error as e:
+        raise TableError(str(e), line=reader.line_num) from None
 
 
 def _cell(value):

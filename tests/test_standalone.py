@@ -25,7 +25,7 @@ def test_no_tracked_file_names_a_path_outside_the_checkout():
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     code = [f for f in files if f.endswith((".py", ".sh", ".toml", ".cfg", ".ini", ".txt")) or f in ("Makefile", ".ci/run")]
     assert len(code) > 50
-    beside = '"shared"' + ' / "audio"'  # as ROOT.parent / "shared" / "audio" was written
+    beside = '"shared"' + ' / "audio"'  # a path built from the checkout's parent folder
     named = [f for f in code if SIBLING in (ROOT / f).read_text(encoding="utf-8", errors="replace")
              or beside in (ROOT / f).read_text(encoding="utf-8", errors="replace")]
     assert named == []
