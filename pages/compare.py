@@ -95,7 +95,9 @@ st.caption("One colour range for both" + (" (probabilities: 0…1)" if view(v.ke
            + ", so equal colours are equal numbers.")
 fig_a, fig_b = compare.heatmaps(v, cmp, items.captions, items.names, names, numbers_only,
                                 screen.square_px() or (560 if numbers_only else None))
-c1, c2 = st.columns(2)
+# side by side on a laptop (B's column also holds the one colour scale: equal cells on both sides); one above the
+# other on a phone, each square at the screen's width
+c1, c2 = (st.container(), st.container()) if screen.narrow() else st.columns([1, 1.15])
 chart(fig_a, "compare-heat-a", c1)
 chart(fig_b, "compare-heat-b", c2)
 
@@ -106,7 +108,7 @@ what = st.radio("Difference of", ["P_text", "P_audio"], horizontal=True, key="co
 d = cmp.d_p_text if what == "P_text" else cmp.d_p_audio
 st.caption("Red: B gives that cell more probability than A; blue: less. On the outlined diagonal, red means B is "
            "surer of the true pair.")
-chart(compare.difference(d, what, items.captions, items.names), "compare-difference")
+chart(compare.difference(d, what, items.captions, items.names, screen.square_px()), "compare-difference")
 
 st.subheader("Zero-shot on the batch")
 zs = compare.zero_shot_both(b_name)

@@ -166,12 +166,16 @@ def heatmaps(view: MatrixView, cmp: Comparison, captions: list[str], clips: list
     return figs[0], figs[1]
 
 
-def difference(matrix: np.ndarray, what: str, captions: list[str], clips: list[str]) -> go.Figure:
-    """B − A of a probability view: red where B puts more probability, blue where less; ±1 at most."""
+def difference(matrix: np.ndarray, what: str, captions: list[str], clips: list[str],
+               square_px: int | None = None) -> go.Figure:
+    """B − A of a probability view: red where B puts more probability, blue where less; ±1 at most. With
+    ``square_px`` (a phone): that height, and numbered axes."""
     rows, cols = axis_labels(captions, clips)
     n = len(captions)
+    if square_px:
+        rows = cols = [str(i + 1) for i in range(n)]
     y, x = [text.plotly(r) for r in rows], [text.plotly(c) for c in cols]
-    size = max(420, min(900, 120 + 46 * n))
+    size = square_px or max(420, min(900, 120 + 46 * n))
     return go.Figure({
         "data": [{"type": "heatmap", "z": matrix, "x": x, "y": y, "colorscale": "RdBu_r", "zmin": -1, "zmax": 1,
                   "zmid": 0, "colorbar": {"title": {"text": "B − A"}},

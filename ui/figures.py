@@ -64,7 +64,7 @@ def heatmap(res: ContrastiveResult, view: MatrixView, captions: list[str], clips
     }
     trace = {
         "type": "heatmap", "z": view.values(res), "x": x_vals, "y": y_vals, "customdata": custom,
-        "colorbar": {"title": {"text": view.colorbar}}, "showscale": colorbar, "hovertemplate": HOVER, **colours,
+        "colorbar": {"title": {"text": view.colorbar}, **({"thickness": 12} if text_size else {})}, "showscale": colorbar, "hovertemplate": HOVER, **colours,
         **({"texttemplate": f"%{{z:{view.cell_format}}}"} if n <= view.cell_text_max_n else {}),
         **({"textfont": {"size": text_size}} if text_size else {}),
     }
