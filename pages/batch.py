@@ -67,7 +67,7 @@ with up:
                                 accept_multiple_files=True, key=f"uploader-{ss.upload_round}",
                                 max_upload_size=LIMITS.max_file_mb)
     if actions.take_uploads(uploaded):
-        st.rerun()  # a fresh, empty uploader
+        st.rerun()  # the scenario line at the top counts the new clips
 with rec:
     recording = st.audio_input("Record a clip with your microphone", sample_rate=48_000,
                                key=f"recorder-{ss.record_round}")

@@ -139,7 +139,7 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
     data, rate = real_clip("speech-male.wav", 3.0)
     files = {"piano.m4a": fmts["m4a-aac"], "piano.mp3": fmts["mp3"],
              "speech.flac": encode_soundfile(data, rate, "FLAC"),
-             "huge.wav": b"RIFF" + bytes(26_000_000)}  # over the 25 MB limit: named, not added
+             "huge.wav": b"RIFF" + bytes(26_300_000)}  # over the uploader's 25 MB: refused by the uploader, named
     paths = []
     for name, blob in files.items():
         (tmp_path / name).write_bytes(blob)
@@ -148,7 +148,9 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
     pg.get_by_text("15 pairs", exact=True).wait_for()
     idle(pg)
     assert pg.get_by_text("Added 3 clips: piano.m4a, piano.mp3, speech.flac.").count() == 1
-    assert pg.get_by_text("huge.wav: not added — 26.0 MB is over the limit of 25 MB per file").count() == 1
+    # the uploader itself refuses a file over its stated limit, with its own line beside the name (the app's own
+    # check, for zips and the CLI, is tested in test_batch.py)
+    assert pg.locator("[data-testid=stFileUploader]", has_text="huge.wav").get_by_text("or smaller", exact=False).count() >= 1
 
     # type a caption into the table (a canvas grid: double-click the cell to open its editor)
     grid = pg.locator("[data-testid=stDataFrame]").first

@@ -40,12 +40,12 @@ def test_the_explaining_views_in_chromium(server, page):  # noqa: F811
     maps = pg.locator("[data-testid=stPlotlyChart]")
     assert maps.count() == 2
     assert maps.first.locator("text", has_text="−∂L/∂ê: where gradient descent moves it").count() == 1
-    assert maps.nth(1).locator(".gtitle", has_text="Pull and pushes on caption 1").count() == 1
+    assert maps.nth(1).locator(".gtitle", has_text="Seen from caption 1: the sphere's tangent plane there").count() == 1
     shot(pg, "embedding_map")
     picker = pg.locator("[data-testid=stSelectbox]", has_text="Caption or clip")
     picker.click()
     pg.locator("[role=option]", has_text="clip 2:").first.click()
-    idle(pg, ".gtitle >> text=Pull and pushes on clip 2")
+    idle(pg, ".gtitle >> text=Seen from clip 2")
     charts_drawn(pg)
     assert pg.locator("[data-testid=stDataFrame]").count() == 1
 

@@ -49,7 +49,7 @@ def take_uploads(uploaded: list) -> bool:
         return False
     ss.seen_uploads.update(f.file_id for f in fresh)
     add([(f.name, f.getvalue()) for f in fresh], "upload")
-    ss.upload_round = ss.get("upload_round", 0) + 1  # a fresh, empty uploader
+    # the uploader keeps its list: a file it refused itself (over its limit) stays there with the reason beside it
     return True
 
 

@@ -175,6 +175,7 @@ def replace_batch(new: Batch, what: str) -> None:
                  "scenario": ss.get("scenario")}
         ss.undo_stack = [*ss.get("undo_stack", []), entry][-UNDO_DEPTH:]
     store.forget_link()  # the new batch gets a link of its own
+    ss.upload_round = ss.get("upload_round", 0) + 1  # the uploader's list was about the batch that went
     set_batch(new)
 
 
