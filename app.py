@@ -35,6 +35,7 @@ def main() -> None:
             st.Page("pages/train.py", title="Train on this batch", icon=":material/model_training:"),
         ],
         "Check a checkpoint": [
+            st.Page("pages/check.py", title="Health check", icon=":material/health_and_safety:"),
             st.Page("pages/retrieval.py", title="Retrieval", icon=":material/manage_search:"),
             st.Page("pages/evaluate.py", title="Evaluate a labelled set", icon=":material/fact_check:"),
             st.Page("pages/compare.py", title="Compare two checkpoints", icon=":material/compare:"),

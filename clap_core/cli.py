@@ -446,6 +446,16 @@ def cmd_scenarios(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from .health import health_check
+
+    ck = _load(args)
+    report = health_check(ck, policy=args.policy, references=not args.no_references,
+                          on_step=lambda m: print(f"… {m}", file=sys.stderr))
+    _emit(args, report.to_dict(), report.text())
+    return 0
+
+
 def cmd_checkpoints(args) -> int:
     rows = [{"name": k.name, "params_m": params_millions(k), "download_mb": k.download_mb, "truncation": k.truncation,
              "notes": k.notes} for k in KNOWN_CHECKPOINTS]
@@ -619,6 +629,14 @@ def _parse_convert(sub) -> None:
     cv.set_defaults(func=cmd_convert)
 
 
+def _parse_check(sub) -> None:
+    h = sub.add_parser("check", help="is this checkpoint healthy? each figure with its meaning and a verdict, beside "
+                                     "the bundled checkpoint and a random-weight model of the same configuration")
+    h.add_argument("--no-references", action="store_true", help="skip the two reference points (faster)")
+    _common(h)
+    h.set_defaults(func=cmd_check)
+
+
 def _parse_checkpoints(sub) -> None:
     c = sub.add_parser("checkpoints", help="list the known checkpoints")
     _common(c, model=False)
@@ -626,7 +644,7 @@ def _parse_checkpoints(sub) -> None:
 
 
 SUBCOMMANDS = (_parse_batch, _parse_sweep, _parse_finetune, _parse_zero_shot, _parse_retrieval, _parse_evaluate,
-               _parse_demo_world, _parse_train_demo, _parse_scenarios, _parse_convert, _parse_checkpoints)
+               _parse_demo_world, _parse_train_demo, _parse_scenarios, _parse_convert, _parse_check, _parse_checkpoints)
 
 
 def build_parser() -> argparse.ArgumentParser:

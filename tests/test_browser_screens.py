@@ -6,7 +6,7 @@ their numbers at 1366 px."""
 import pytest
 from test_browser import CHROMIUM, IDLE, SHOTS, charts_drawn, pytestmark, server  # noqa: F401
 
-PAGES = ["", "similarity", "loss", "zero_shot", "embedding_map", "answers", "train", "retrieval", "evaluate",
+PAGES = ["", "similarity", "loss", "zero_shot", "embedding_map", "answers", "train", "check", "retrieval", "evaluate",
          "compare"]
 OUT = SHOTS / "screens"
 
