@@ -19,8 +19,11 @@ if not check.twin_allowed():
     st.caption(f"On this server the random-weight reference is left out for {ck.name}: it would hold a second "
                f"{ck.n_params * 4 / 1e6:,.0f} MB model. Run the check on your own machine for it.")
 rep = check.report()
-st.button("Run the health check" if rep is None else "Run it again", key="health-run", type="primary",
-          on_click=check.run, help="About 10 s for the bundled checkpoint, 30 s for a full-size one on 2 CPU cores.")
+fresh = rep is None and not st.session_state.get("health_asked")
+st.button("Run the health check" if fresh else "Run it again", key="health-run", type="primary",
+          on_click=check.ask, help="About 10 s for the bundled checkpoint, 30 s for a full-size one on 2 CPU cores.")
+check.run_if_asked()
+rep = check.report()
 if rep is None:
     st.stop()
 

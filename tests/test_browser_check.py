@@ -46,3 +46,17 @@ def test_retrieval_and_evaluate_in_chromium(server, page):  # noqa: F811
     assert pg.get_by_text("Stopped after", exact=False).count() == 0
     assert re.fullmatch(r"\d+\.\d %", metric_value(pg, "Top-1 accuracy"))
     shot(pg, "evaluate")
+
+
+def test_the_health_check_in_chromium(server, page):  # noqa: F811
+    pg = page
+    pg.goto(server)
+    idle(pg, "[data-testid=stSidebarNav]")
+    goto_page(pg, "Health check")
+    pg.get_by_role("button", name="Run the health check").click()
+    pg.get_by_text("Checked bundled in", exact=False).wait_for()
+    idle(pg, "text=it knows only its demo world")
+    for title in ("Spread of the text tower", "Temperature τ", "Determinism", "Real recordings", "Prompt sensitivity"):
+        assert pg.get_by_text(title, exact=False).count() >= 1, title
+    assert pg.get_by_role("button", name="Run it again").count() == 1
+    shot(pg, "health")

@@ -14,7 +14,9 @@ from . import state
 from .settings import hosted
 from .text import md
 
-ICONS = {"ok": "✅", "info": "ℹ️", "warn": "⚠️", "fail": "❌"}
+ICONS = {"ok": ":green[:material/check_circle:]", "info": ":blue[:material/info:]",
+         "warn": ":orange[:material/warning:]", "fail": ":red[:material/cancel:]"}
+WORDS = {"ok": "fine", "info": "for reading", "warn": "to look at", "fail": "broken"}
 
 
 def key() -> tuple[str, str, str]:
@@ -29,8 +31,15 @@ def twin_allowed() -> bool:
     return not hosted() or state.checkpoint().n_params < TWIN_SKIP_PARAMS
 
 
-def run() -> None:
-    """The Run button's callback: check the checkpoint in use and keep the report for it."""
+def ask() -> None:
+    """The Run button's callback: the page runs the check where the button is, with its steps shown."""
+    st.session_state.health_asked = True
+
+
+def run_if_asked() -> None:
+    """Check the checkpoint in use when the button asked for it, and keep the report for it."""
+    if not st.session_state.pop("health_asked", False):
+        return
     ck = state.checkpoint()
     with st.status(f"Checking {ck.name}…", expanded=True) as status:
         report = health_check(ck, policy=state.policy(), twin=twin_allowed(),
@@ -48,7 +57,7 @@ def report() -> HealthReport | None:
 def frame(rep: HealthReport) -> pd.DataFrame:
     """One row per line: verdict, figure, value, the verdict in words, the reference points."""
     refs = sorted({k for x in rep.lines for k in x.references})
-    return pd.DataFrame([{"": ICONS[x.verdict], "figure": x.title, "value": x.shown, "verdict": x.says,
+    return pd.DataFrame([{"": WORDS[x.verdict], "figure": x.title, "value": x.shown, "verdict": x.says,
                           **{k: x.references.get(k, "") for k in refs}} for x in rep.lines])
 
 
