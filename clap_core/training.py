@@ -195,48 +195,43 @@ def train_demo(out: str | Path, cfg: TrainConfig = TrainConfig(), log=print, eva
         torch.set_num_threads(threads)
 
 
-def _train(out: str | Path, cfg: TrainConfig, log, evaluate: bool) -> dict:
-    import torch
+class BatchSampler:
+    """Draws the training batches: (clip indices, token ids, attention mask) per step, from one numpy RNG seeded with
+    the recipe's seed, so that a rebuild is bit-identical. Without twins (the classes recipe) a batch is one pair per
+    class of ``batch_classes`` distinct classes; with twins (hard negatives) some classes give a twin pair whose
+    captions differ in one attribute word."""
 
-    torch.manual_seed(cfg.seed)
-    t0 = time.time()
-    out = Path(out)
-    tokenizer = build_tokenizer(cfg.vocab_size, cfg.world)
-    processor = build_processor(tokenizer)
-    model = build_model(cfg, len(tokenizer))
-    labels = demo_world.LABELS
-    generate = demo_world.generate_attributed if cfg.world == "attributes" else demo_world.generate
-    clips = generate(cfg.seed, cfg.clips_per_class * len(labels))
-    log(f"generated {len(clips)} clips in {time.time() - t0:.0f} s; computing features")
-    feats = torch.from_numpy(_features(processor.feature_extractor, clips, cfg.features))  # (N, 1, 1001, 64)
-    log(f"features {tuple(feats.shape)} ready at {time.time() - t0:.0f} s")
+    def __init__(self, cfg: TrainConfig, clips: list, tokenizer, enc: dict):
+        self.cfg, self.clips, self.tokenizer, self.enc = cfg, clips, tokenizer, enc
+        self.labels = demo_world.LABELS
+        self.by_class = [np.flatnonzero([c.label == lab for c in clips]) for lab in self.labels]
+        self.n_twins = round(cfg.hard_negative_share * cfg.batch_classes / 2)  # twin pairs per batch
+        self.twins = _twins(clips, self.by_class) if self.n_twins else []
+        # Twin classes are drawn in proportion to their attributes, so every (class, attribute) gets about as
+        # many twin pairs (21 of them: loudness in all 12 classes, speed in 5, pitch in 4).
+        self.weights = np.array([len(t) for t in self.twins], dtype=float)
+        self.rng = np.random.default_rng(cfg.seed)
 
-    # Every text a batch can use: each clip's caption and each class's templated labels.
-    texts = [c.caption for c in clips] + [t.format(lab) for lab in labels for t in TEMPLATES]
-    enc = tokenizer(texts, padding=True, truncation=True, max_length=TEXT_MAX_TOKENS, return_tensors="pt")
-    n_clips = len(clips)
-    by_class = [np.flatnonzero([c.label == lab for c in clips]) for lab in labels]
-    n_twins = round(cfg.hard_negative_share * cfg.batch_classes / 2)  # twin pairs per batch
-    twins = _twins(clips, by_class) if n_twins else []
+    def next(self):
+        """The next batch: (indices (B,), input_ids (B, L), attention_mask (B, L))."""
+        return self._twin_batch() if self.n_twins else self._class_batch()
 
-    rng = np.random.default_rng(cfg.seed)
-
-    def class_batch():  # one pair per class, batch_classes distinct classes (the classes recipe)
-        classes = rng.choice(len(labels), size=cfg.batch_classes, replace=False)
-        idx = np.array([rng.choice(by_class[c]) for c in classes])
+    def _class_batch(self):
+        """One pair per class, batch_classes distinct classes (the classes recipe)."""
+        cfg, rng, n_clips = self.cfg, self.rng, len(self.clips)
+        classes = rng.choice(len(self.labels), size=cfg.batch_classes, replace=False)
+        idx = np.array([rng.choice(self.by_class[c]) for c in classes])
         text_idx = np.array([
             n_clips + c * len(TEMPLATES) + rng.integers(len(TEMPLATES)) if rng.random() < cfg.template_prob else i
             for c, i in zip(classes, idx)
         ])
-        return idx, enc["input_ids"][text_idx], enc["attention_mask"][text_idx]
+        return idx, self.enc["input_ids"][text_idx], self.enc["attention_mask"][text_idx]
 
-    # Twin classes are drawn in proportion to their attributes, so every (class, attribute) gets about as
-    # many twin pairs (21 of them: loudness in all 12 classes, speed in 5, pitch in 4).
-    weights = np.array([len(t) for t in twins], dtype=float)
-
-    def twin_batch():  # n_twins classes give a twin pair each, other distinct classes one pair: batch_classes pairs
-        n = min(n_twins, int(np.count_nonzero(weights)))
-        doubled = rng.choice(len(labels), size=n, replace=False, p=weights / weights.sum()) if n else []
+    def _twin_batch(self):
+        """n_twins classes give a twin pair each, other distinct classes one pair: batch_classes pairs in all."""
+        cfg, rng, labels, clips, twins = self.cfg, self.rng, self.labels, self.clips, self.twins
+        n = min(self.n_twins, int(np.count_nonzero(self.weights)))
+        doubled = rng.choice(len(labels), size=n, replace=False, p=self.weights / self.weights.sum()) if n else []
         single = rng.permutation(np.setdiff1d(np.arange(len(labels)), doubled))[: cfg.batch_classes - 2 * n]
         idx, captions = [], []
         for k, c in enumerate([*doubled, *single]):
@@ -249,13 +244,36 @@ def _train(out: str | Path, cfg: TrainConfig, log, evaluate: bool) -> dict:
                 idx += [i, j]
                 captions += [phrasing.format(**clips[i].words), phrasing.format(**clips[j].words)]
                 continue
-            i = int(rng.choice(by_class[c]))
+            i = int(rng.choice(self.by_class[c]))
             idx.append(i)
             templated = rng.random() < cfg.template_prob
             captions.append(TEMPLATES[int(rng.integers(len(TEMPLATES)))].format(labels[c]) if templated
                             else clips[i].caption)
-        e = tokenizer(captions, padding=True, truncation=True, max_length=TEXT_MAX_TOKENS, return_tensors="pt")
+        e = self.tokenizer(captions, padding=True, truncation=True, max_length=TEXT_MAX_TOKENS, return_tensors="pt")
         return np.array(idx), e["input_ids"], e["attention_mask"]
+
+
+def _train(out: str | Path, cfg: TrainConfig, log, evaluate: bool) -> dict:
+    """Build the tokenizer, processor and model; generate the world and its features; train with the sampler's
+    batches; save; evaluate on the held-out seeds; write the report."""
+    import torch
+
+    torch.manual_seed(cfg.seed)
+    t0 = time.time()
+    out = Path(out)
+    tokenizer = build_tokenizer(cfg.vocab_size, cfg.world)
+    processor = build_processor(tokenizer)
+    model = build_model(cfg, len(tokenizer))
+    generate = demo_world.generate_attributed if cfg.world == "attributes" else demo_world.generate
+    clips = generate(cfg.seed, cfg.clips_per_class * len(demo_world.LABELS))
+    log(f"generated {len(clips)} clips in {time.time() - t0:.0f} s; computing features")
+    feats = torch.from_numpy(_features(processor.feature_extractor, clips, cfg.features))  # (N, 1, 1001, 64)
+    log(f"features {tuple(feats.shape)} ready at {time.time() - t0:.0f} s")
+
+    # Every text a batch can use: each clip's caption and each class's templated labels.
+    texts = [c.caption for c in clips] + [t.format(lab) for lab in demo_world.LABELS for t in TEMPLATES]
+    enc = tokenizer(texts, padding=True, truncation=True, max_length=TEXT_MAX_TOKENS, return_tensors="pt")
+    sampler = BatchSampler(cfg, clips, tokenizer, enc)
 
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -264,7 +282,7 @@ def _train(out: str | Path, cfg: TrainConfig, log, evaluate: bool) -> dict:
     model.train()
     history = []
     for step in range(cfg.steps):
-        idx, input_ids, attention_mask = twin_batch() if n_twins else class_batch()
+        idx, input_ids, attention_mask = sampler.next()
         _, audio = audio_forward(model, feats[idx], torch.zeros(len(idx), 1, dtype=torch.bool))
         _, text = text_forward(model, input_ids, attention_mask)
         # One shared temperature (logit_scale_a), as LAION trains.
