@@ -70,12 +70,17 @@ class TrainConfig:
     hard_negative_share: float = 0.0  # share of a batch's pairs that are same-class twins differing in one attribute
     features: str = "numpy"  # feature backend (features.FEATURE_BACKENDS) for the training clips
     threads: int = 0  # torch CPU threads while training (0: torch's default); fixed, the weights do not depend on the cores
+    loss: str = "softmax"  # softmax: CLAP's symmetric loss; sigmoid: SigLIP's pairwise loss (clap_core.sigmoid), t and b learned
 
 
 WORLDS = ("classes", "attributes")
 RECIPES: dict[str, TrainConfig] = {
     "hard-negatives": TrainConfig(world="attributes", hard_negative_share=5 / 6, steps=5000, features="torch", threads=1),
     "classes": TrainConfig(),
+    # the hard-negatives recipe with SigLIP's loss: t (in logit_scale_a) and b (saved as config.logit_bias) learned,
+    # from SigLIP's initialisation t = 10, b = −10
+    "sigmoid": TrainConfig(world="attributes", hard_negative_share=5 / 6, steps=5000, features="torch", threads=1,
+                           loss="sigmoid"),
 }
 DEFAULT_RECIPE = "hard-negatives"
 
@@ -275,7 +280,15 @@ def _train(out: str | Path, cfg: TrainConfig, log, evaluate: bool) -> dict:
     enc = tokenizer(texts, padding=True, truncation=True, max_length=TEXT_MAX_TOKENS, return_tensors="pt")
     sampler = BatchSampler(cfg, clips, tokenizer, enc)
 
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sigmoid = cfg.loss == "sigmoid"
+    if sigmoid:  # SigLIP's initialisation: log t = ln 10 (in logit_scale_a), b = −10; both are trained
+        from .sigmoid import sigmoid_loss_torch
+
+        with torch.no_grad():
+            model.logit_scale_a.fill_(math.log(10.0))
+        bias = torch.nn.Parameter(torch.tensor(-10.0))
+    trained = [*model.parameters(), bias] if sigmoid else model.parameters()
+    opt = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / cfg.steps))
     )
@@ -285,21 +298,27 @@ def _train(out: str | Path, cfg: TrainConfig, log, evaluate: bool) -> dict:
         idx, input_ids, attention_mask = sampler.next()
         _, audio = audio_forward(model, feats[idx], torch.zeros(len(idx), 1, dtype=torch.bool))
         _, text = text_forward(model, input_ids, attention_mask)
-        # One shared temperature (logit_scale_a), as LAION trains.
-        loss = symmetric_loss_torch(text, audio, model.logit_scale_a)
+        # One shared temperature (logit_scale_a), as LAION trains; with the sigmoid loss it is log t, beside b.
+        if sigmoid:
+            loss = sigmoid_loss_torch(text, audio, model.logit_scale_a, bias)
+        else:
+            loss = symmetric_loss_torch(text, audio, model.logit_scale_a)
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_([*model.parameters(), bias] if sigmoid else model.parameters(), cfg.grad_clip)
         opt.step()
         sched.step()
         with torch.no_grad():
-            model.logit_scale_a.clamp_(0, math.log(100))
+            model.logit_scale_a.clamp_(0, math.log(1000 if sigmoid else 100))
         history.append(loss.item())
         if (step + 1) % 100 == 0:
             log(f"step {step + 1}/{cfg.steps}  loss {np.mean(history[-100:]):.3f}  "
-                f"tau {model.logit_scale_a.exp().item():.1f}  {time.time() - t0:.0f} s")
+                f"{'t' if sigmoid else 'tau'} {model.logit_scale_a.exp().item():.1f}  "
+                + (f"b {bias.item():.2f}  " if sigmoid else "") + f"{time.time() - t0:.0f} s")
     with torch.no_grad():
         model.logit_scale_t.copy_(model.logit_scale_a)  # the second scale transformers keeps, made equal
+    if sigmoid:
+        model.config.logit_bias = float(bias.detach())  # saved in config.json; clap_core.sigmoid reads it back
     model.eval()
     out.mkdir(parents=True, exist_ok=True)
     # Tokenizer calls above left truncation/padding state in the fast tokenizer; saved, it would come
