@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from ui import state
+from ui import sigmoid, state
 from ui.figures import per_item_bars
 from ui.honest import demo_notice
 from ui.screen import chart
@@ -15,6 +15,12 @@ state.require_app()
 st.title("Loss")
 items = state.batch()
 stop_if_empty(items)
+if sigmoid.loss_picker() == "sigmoid":
+    res = state.result()
+    demo_notice(res)
+    sigmoid.loss_section(res, items)
+    sigmoid.contrast_section(res, items)
+    st.stop()
 
 st.latex(r"C = \tau\, E_t E_a^{\top}\qquad P^{\text{text}}_{ij} = \frac{e^{C_{ij}}}{\sum_k e^{C_{ik}}}"
          r"\qquad P^{\text{audio}}_{ij} = \frac{e^{C_{ij}}}{\sum_k e^{C_{kj}}}")
@@ -57,6 +63,7 @@ st.dataframe(share, width="stretch", column_config={
     "% of L": st.column_config.ProgressColumn(format="%.1f %%", min_value=0, max_value=100)})
 
 sweep_section(res)
+sigmoid.contrast_section(res, items)
 
 st.subheader("transformers' return_loss is not this loss")
 hf = state.transformers_loss(res)

@@ -56,6 +56,26 @@ def _explain_grad(res: ContrastiveResult) -> str:
             "(lower them: push apart), most where the model is most confused.")
 
 
+def _sig(res: ContrastiveResult):
+    from .sigmoid import result  # the checkpoint's (t, b) live in the session: looked up when the view is drawn
+
+    return result(res)
+
+
+def _explain_sigma(res: ContrastiveResult) -> str:
+    sg = _sig(res)
+    cols = sg.sigma.sum(axis=0)
+    return (f"The sigmoid loss (SigLIP) asks each cell alone \"is this a match?\": σ(t·cos + b) with t = {sg.t:.3g}, "
+            f"b = {sg.b:.3g}. Nothing makes a row or a column sum to 1 — here the column sums run "
+            f"{cols.min():.3g}…{cols.max():.3g} — so a clip with no fitting caption can have a low column. "
+            f"L_sig = **{sg.loss:.4f}** (chance N·H(1/N) = {sg.chance:.4f}); the Loss page has the rest.")
+
+
+def _explain_grad_sig(res: ContrastiveResult) -> str:
+    return ("∂L_sig/∂Z = (σ(Z) − I)/N per cell: a pair's cell is pulled up by 1 − σ, a negative's pushed down by σ — "
+            "each by its own probability alone, not by its neighbours' as in ∂L/∂C of the softmax.")
+
+
 def _explain_centred(res: ContrastiveResult) -> str:
     return (f"Cosine minus its mean over the whole matrix ({res.cosine.mean():+.4f}). A CLAP model's cosines can all "
             "sit in a narrow band away from 0; centring shows which cells stand out. The loss is unchanged: a "
@@ -75,6 +95,11 @@ VIEWS: tuple[MatrixView, ...] = (
     MatrixView("grad", "∂L/∂C", "∂L/∂C: negative pulls a pair together, positive pushes apart", "∂L/∂C",
                lambda r: r.grad_C, colorscale="RdBu_r", diverging=True, cell_format=".2g", cell_text_max_n=12,
                explain=_explain_grad),
+    MatrixView("sigma", "σ(t·cos + b): each cell alone (sigmoid)", "σ(t·cos + b): each cell's own match probability "
+               "(SigLIP)", "σ", lambda r: _sig(r).sigma, colorscale="Greens", zrange=(0.0, 1.0), explain=_explain_sigma),
+    MatrixView("grad_sig", "∂L_sig/∂Z (sigmoid)", "∂L_sig/∂Z = (σ(Z) − I)/N: each cell pulled or pushed alone",
+               "∂L_sig/∂Z", lambda r: _sig(r).grad_Z, colorscale="RdBu_r", diverging=True, cell_format=".2g",
+               cell_text_max_n=12, explain=_explain_grad_sig),
     MatrixView("centred", "cos − mean cos", "cosine minus its mean: which cells stand out", "cos − mean",
                lambda r: r.cosine - r.cosine.mean(), colorscale="RdBu_r", diverging=True, explain=_explain_centred),
 )
