@@ -248,6 +248,12 @@ def _batch_report(ck, batch: Batch, E_t: np.ndarray, E_a: np.ndarray, policy: st
 
 
 def cmd_batch(args) -> int:
+    from .sigmoid import check_tb, resolve_tb, sigmoid_from_cosine
+
+    if args.loss != "sigmoid" and (args.t is not None or args.b is not None):
+        raise UsageError("--t and --b are the sigmoid loss's scale and bias: add --loss sigmoid")
+    if args.loss == "sigmoid":
+        check_tb(0.0 if args.t is None else args.t, 0.0 if args.b is None else args.b)  # before any work
     if args.save_embeddings:
         _writable_file(args.save_embeddings)
     ck, batch, E_t, E_a, skipped, settings = _embedded_pairs(args)
@@ -257,6 +263,11 @@ def cmd_batch(args) -> int:
         np.savez(args.save_embeddings, E_a=E_a.astype(np.float32), E_t=E_t.astype(np.float32),
                  tau=np.float64(tau), texts=np.array(batch.captions), files=np.array(batch.names))
     payload.update(skipped=skipped, **({"batch_settings": settings} if settings is not None else {}))
+    if args.loss == "sigmoid":  # the softmax keys above stay as they are; SigLIP's terms on the same cosines beside them
+        t, b, source = resolve_tb(ck.model, args.t, args.b)
+        sig = sigmoid_from_cosine(res.cosine, t, b)
+        payload["sigmoid"] = {**sig.to_dict(), "tb_source": source}
+        lines += [*sig.report_lines(batch.captions, [c.info.name for c in batch.clips]), f"t and b: {source}"]
     lines += [f"skipped {s['file']}: {s['reason']}" for s in skipped]
     _emit(args, payload, "\n".join(lines))
     return 0
@@ -264,9 +275,23 @@ def cmd_batch(args) -> int:
 
 def cmd_sweep(args) -> int:
     from .contrastive import cosine_matrix
+    from .sigmoid import sweep_tb, tb_grid
     from .sweep import sweep_tau
 
+    if args.loss == "sigmoid":
+        if args.taus is not None:
+            raise UsageError("--taus is the softmax sweep's grid: with --loss sigmoid give --ts and --bs")
+        tb_grid(args.ts, args.bs)  # a bad grid stops here, before any work
+    elif args.ts is not None or args.bs is not None:
+        raise UsageError("--ts and --bs are the sigmoid loss's grid: add --loss sigmoid")
     ck, batch, E_t, E_a, skipped, _ = _embedded_pairs(args)
+    if args.loss == "sigmoid":
+        tb = sweep_tb(cosine_matrix(E_t, E_a), args.ts, args.bs)
+        payload = {"checkpoint": ck.name, "n": len(batch), "loss_kind": "sigmoid", **tb.to_dict(), "skipped": skipped}
+        lines = [f"checkpoint {ck.name}  N={len(batch)}  sigmoid loss over t × b", *tb.report_lines()]
+        lines += [f"skipped {s['file']}: {s['reason']}" for s in skipped]
+        _emit(args, payload, "\n".join(lines))
+        return 0
     sw = sweep_tau(cosine_matrix(E_t, E_a), args.taus)
     payload = {"checkpoint": ck.name, "n": len(batch), "tau_checkpoint": ck.tau, **sw.to_dict(), "skipped": skipped}
     lines = [f"checkpoint {ck.name}  N={len(batch)}  chance log N={sw.chance:.4f}  τ of the checkpoint {ck.tau:.4f}",
@@ -297,20 +322,23 @@ def _where(sw) -> str:
 def cmd_retrieval(args) -> int:
     from .contrastive import cosine_matrix
     from .retrieval import TIE_RULE, partner_ranks, retrieval_metrics
+    from .twins import summary, twin_scores
 
     ck, batch, E_t, E_a, skipped, _ = _embedded_pairs(args)
     cos = cosine_matrix(E_t, E_a)
     metrics = retrieval_metrics(cos)
     rows, cols = partner_ranks(cos)
+    twins = twin_scores(E_t, E_a, batch.captions, batch.labels, names=batch.names)
     payload = {"checkpoint": ck.name, "tau": ck.tau, "captions": batch.captions, "clips": batch.names, **metrics,
                "rank_of_clip_text_to_audio": rows.tolist(), "rank_of_caption_audio_to_text": cols.tolist(),
-               "tie_rule": TIE_RULE, "skipped": skipped}
+               "tie_rule": TIE_RULE, "twins": twins, "skipped": skipped}
     lines = [f"checkpoint {ck.name}  N={len(batch)}"]
     for d, words in (("text_to_audio", "text → audio (a caption finds its clip)"),
                      ("audio_to_text", "audio → text (a clip finds its caption)")):
         lines.append(f"{words}:  " + "  ".join(f"{m} {metrics[f'{d}_{m}']:.3f}" for m in ("R@1", "R@5", "R@10", "mAP")))
     lines += [f"  [{i}] {c!r:40.40} ↔ {n}:  rank of its clip {r}, rank of its caption {k}"
               for i, (c, n, r, k) in enumerate(zip(batch.captions, batch.names, rows, cols))]
+    lines += [summary(twins)] if twins else []
     lines += [f"tie rule: {TIE_RULE}"] + [f"skipped {s['file']}: {s['reason']}" for s in skipped]
     _emit(args, payload, "\n".join(lines))
     return 0
@@ -386,7 +414,12 @@ def cmd_evaluate(args) -> int:
 
     if args.csv_out:
         _writable_file(args.csv_out)
+    from .references import lines as reference_lines
+    from .twins import NO_TWINS, summary
+
     data = path_set(args.data)
+    if args.twins and data.standard is not None:
+        raise UsageError(f"{args.data}: --twins: {data.standard.dataset} holds no twin pairs; {NO_TWINS}")
     ck = _load(args)
     run = Evaluation(data, Embedder(ck), labels=args.labels, templates=args.template, policy=args.policy,
                      limits=_limits(args), strict=not args.skip_bad).run()
@@ -394,16 +427,32 @@ def cmd_evaluate(args) -> int:
     if args.attributes and res.attributes is None:
         raise UsageError(f"{args.data}: --attributes needs same-label clips whose captions differ in one attribute word "
                          "(quiet/loud, slow/fast, low/high) only; none found (demo-world --world pairs writes such a set)")
+    if args.twins and res.twins is None:
+        raise UsageError(f"{args.data}: --twins: {NO_TWINS}")
     if args.csv_out:
         Path(args.csv_out).write_text(res.rows_csv(), encoding="utf-8")
-    acc = f"{res.accuracy:.3f}" if res.accuracy is not None else "n/a (no clip's label is among the labels)"
-    lines = [f"{res.clips} clips, {len(res.labels)} labels, zero-shot accuracy {acc}",
-             f"retrieval on {res.retrieval_on}:"] + [f"  {k} {v:.3f}" for k, v in res.retrieval.items()]
+    if res.zs is None:
+        head = f"{res.clips} clips; no zero-shot (a caption set: give --labels to classify its clips too)"
+    else:
+        acc = f"{res.accuracy:.3f}" if res.accuracy is not None else "n/a (no clip's label is among the labels)"
+        head = f"{res.clips} clips, {len(res.labels)} labels, zero-shot accuracy {acc}"
+    lines = [f"protocol: {res.protocol.text()}", head]
+    if res.folds:
+        lines += ["  fold  clips  accuracy"] + [f"  {f['fold']:>4}  {f['clips']:>5}  {f['accuracy']:.3f}"
+                                               for f in res.folds["folds"]]
+        lines += [f"  mean of {len(res.folds['folds'])} folds  {res.folds['mean_accuracy']:.3f}"]
+    lines += [f"retrieval on {res.retrieval_on}:"] + [f"  {k} {v:.3f}" for k, v in res.retrieval.items()]
     if res.attributes:
         a = res.attributes
         lines += [f"attribute accuracy over {a['pairs']} caption twins: caption → clip {a['rows']:.3f}, "
                   f"clip → caption {a['columns']:.3f} (chance 0.5)"]
         lines += [f"  {k} ({v['pairs']} pairs): {v['rows']:.3f} / {v['columns']:.3f}" for k, v in a["by_attribute"].items()]
+    if res.twins:
+        lines += [summary(res.twins)]
+        lines += [f"  {k} ({v['pairs']} pairs): text {v['text']:.3f}, audio {v['audio']:.3f}, group {v['group']:.3f}"
+                  for k, v in res.twins.get("by_kind", {}).items()]
+    if res.reference:
+        lines += reference_lines(res.reference)
     lines += [f"warning {w['file']}: {text}" for w in res.warnings for text in w["warnings"]]
     lines += [f"skipped {s.name}: {s.reason}" for s in res.skipped]
     lines += [f"{res.read} files in {res.seconds:.1f} s ({res.clips_per_second or 0:.1f} clips/s)"]
@@ -518,6 +567,13 @@ def _parse_batch(sub) -> None:
     b.add_argument("--tau", type=_tau, default=None, help="override τ, within %g … %g (default: the checkpoint's "
                                                         "exp(logit_scale_a))" % TAU_RANGE)
     b.add_argument("--save-embeddings", default=None, help="write E_a, E_t, tau to this .npz")
+    b.add_argument("--loss", choices=("softmax", "sigmoid"), default="softmax",
+                   help="softmax (default): CLAP's symmetric loss; sigmoid: SigLIP's loss on the same cosines too, "
+                        "in a 'sigmoid' object beside the softmax keys")
+    b.add_argument("--t", type=float, default=None, help="with --loss sigmoid: the scale t ≥ 0 (default: the "
+                                                         "checkpoint's, else SigLIP's initial 10; CLAP checkpoints have none)")
+    b.add_argument("--b", type=float, default=None, help="with --loss sigmoid: the bias b (default: the checkpoint's "
+                                                         "logit_bias, else SigLIP's initial −10)")
     _common(b)
     b.set_defaults(func=cmd_batch)
 
@@ -527,6 +583,13 @@ def _parse_sweep(sub) -> None:
     _pairs(s)
     s.add_argument("--taus", nargs="+", type=_tau, default=None,
                    help="the τ values (default: 61 log-spaced from 0.1 to 1000); τ* is searched between the smallest and largest")
+    s.add_argument("--loss", choices=("softmax", "sigmoid"), default="softmax",
+                   help="softmax (default): L over τ; sigmoid: SigLIP's loss over a (t, b) grid and its minimiser")
+    s.add_argument("--ts", nargs="+", type=float, default=None,
+                   help="with --loss sigmoid: the t values, each ≥ 0 (default: 13 log-spaced from 1 to 1000)")
+    s.add_argument("--bs", nargs="+", type=float, default=None,
+                   help="with --loss sigmoid: the b values (default: −50 to 10 in steps of 5); the minimiser is "
+                        "searched in the box the two grids span")
     _common(s)
     s.set_defaults(func=cmd_sweep)
 
@@ -570,8 +633,12 @@ def _parse_retrieval(sub) -> None:
 
 def _parse_evaluate(sub) -> None:
     e = sub.add_parser("evaluate", help="zero-shot accuracy and retrieval metrics on labelled data")
-    e.add_argument("--data", required=True, help="CSV file,label[,caption], a folder of label subfolders (or holding "
-                                                 "clips.csv), or a zip of either")
+    e.add_argument("--data", required=True, help="CSV file,label[,caption][,pair], a folder of label subfolders (or "
+                                                 "holding clips.csv), or a zip of either; or a standard dataset as "
+                                                 "published, as a folder, a zip or its metadata CSV: ESC-50 "
+                                                 "(meta/esc50.csv + audio/), UrbanSound8K (metadata/UrbanSound8K.csv + "
+                                                 "audio/foldN/), Clotho (clotho_captions_<split>.csv + <split>/), "
+                                                 "AudioCaps (<split>.csv + <youtube_id>[_<start_time>].wav)")
     e.add_argument("--labels", nargs="+", default=None,
                    help="the labels to classify into (default: the set's own labels, sorted)")
     _templates(e)
@@ -579,6 +646,9 @@ def _parse_evaluate(sub) -> None:
     e.add_argument("--attributes", action="store_true",
                    help="require the attribute-level accuracy (reported whenever the captions hold same-label twins "
                         "that differ in one attribute word); exit 2 when there are none")
+    e.add_argument("--twins", action="store_true",
+                   help="require the twin test (Winoground text, audio and group scores over twin pairs: a pair column, "
+                        "or same-label clips whose captions differ in one attribute word); exit 2 when there are none")
     _common(e)
     e.set_defaults(func=cmd_evaluate)
 

@@ -1,10 +1,12 @@
 """Labelled sets, listed but not read: the sources an evaluation runs over (clap_core.evaluate).
 
-A CSV ``file,label[,caption]`` (paths relative to the CSV's own folder), a folder of label folders or a folder
-holding ``clips.csv`` (:func:`read_labelled`, :func:`path_set`); a zip of either layout, read as untrusted input
-through :mod:`clap_core.safezip` (:func:`zip_set`); the demo world generated from a seed (:func:`demo_world_set`);
-the shipped examples (:func:`examples_set`). Each is a :class:`LabelledSet` whose ``clips()`` yields its entries in
-order, reading each on the way, so a set is never held in memory whole.
+A CSV ``file,label[,caption][,pair]`` (paths relative to the CSV's own folder), a folder of label folders or a
+folder holding ``clips.csv`` (:func:`read_labelled`, :func:`path_set`); a zip of either layout, read as untrusted
+input through :mod:`clap_core.safezip` (:func:`zip_set`); a standard dataset (ESC-50, UrbanSound8K, Clotho,
+AudioCaps) in its published layout, as a folder, a zip or its metadata CSV (recognised first, by
+:mod:`clap_core.datasets`); the demo world generated from a seed (:func:`demo_world_set`); the shipped examples
+(:func:`examples_set`). Each is a :class:`LabelledSet` whose ``clips()`` yields its entries in order, reading each
+on the way, so a set is never held in memory whole.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +24,9 @@ from .audio import describe_content
 from .batch import LIMITS, Limits
 from .safezip import MemberUnread, Reader, TotalExceeded, ZipRefused, open_zip, visible, zip_members
 from .tables import TableError, read_table
+
+if TYPE_CHECKING:
+    from .datasets import Standard
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".mka", ".aif", ".aiff"}
 LABELLED_DATA = "a CSV file (file,label[,caption]), a folder of label folders or a zip of either"
@@ -55,6 +61,9 @@ class LabelledClip:
     caption: str | None
     source: bytes | str | None  # None: the file could not be read, see ``problem``
     problem: str = ""
+    fold: int | None = None  # a standard dataset's fold (ESC-50, UrbanSound8K)
+    captions: tuple[str, ...] = ()  # every caption of the clip (Clotho, AudioCaps: several); () when one or none
+    pair: str | None = None  # the CSV's pair column: two rows with the same id are twins (clap_core.twins)
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,7 @@ class LabelledSet:
     size: int  # entries (clips, readable or not)
     labels: tuple[str, ...]  # the distinct true labels, sorted
     clips: Callable[[], Iterator[LabelledClip]]
+    standard: Standard | None = None  # a recognised standard dataset (clap_core.datasets); None for any other set
 
 
 def check_size(data: LabelledSet, limits: SetLimits) -> LabelledSet:
@@ -76,15 +86,24 @@ def check_size(data: LabelledSet, limits: SetLimits) -> LabelledSet:
 
 
 # -- sources: a CSV, a folder, a zip ---------------------------------------------------------------
-def _rows_set(description: str, rows: Sequence[dict]) -> LabelledSet:
-    """A set of rows {file (a path), label, caption|None, name?, problem?}."""
+def _clip(r: dict, source: bytes | str | None, problem: str) -> LabelledClip:
+    """A row {name?, file, label, caption, fold?, captions?, pair?} as a clip with its source."""
+    return LabelledClip(r.get("name", r["file"]), r["label"], r["caption"], source, problem, r.get("fold"),
+                        tuple(r.get("captions", ())), r.get("pair"))
+
+
+def _labels(rows: Sequence[dict]) -> tuple[str, ...]:
+    return tuple(sorted({r["label"] for r in rows if r["label"]}))
+
+
+def _rows_set(description: str, rows: Sequence[dict], standard: Standard | None = None) -> LabelledSet:
+    """A set of rows {file (a path), label, caption|None, name?, problem?, fold?, captions?, pair?}."""
     def clips() -> Iterator[LabelledClip]:
         for r in rows:
             problem = r.get("problem", "")
-            yield LabelledClip(r.get("name", r["file"]), r["label"], r["caption"], None if problem else r["file"],
-                               problem)
+            yield _clip(r, None if problem else r["file"], problem)
 
-    return LabelledSet(description, len(rows), tuple(sorted({r["label"] for r in rows})), clips)
+    return LabelledSet(description, len(rows), _labels(rows), clips, standard)
 
 
 def read_labelled(data: str) -> list[dict]:
@@ -130,7 +149,8 @@ def _csv_table(text: str, shown: str) -> list[dict]:
             file, label = (r.get("file") or "").strip(), (r.get("label") or "").strip()
             if not file or not label:
                 raise DataError(f"{shown}: line {line} has an empty {'file' if not file else 'label'}")
-            rows.append({"file": file, "label": label, "caption": (r.get("caption") or "").strip() or None})
+            rows.append({"file": file, "label": label, "caption": (r.get("caption") or "").strip() or None,
+                         "pair": (r.get("pair") or "").strip() or None})
     except TableError as e:
         if e.columns is not None:
             raise DataError(f"{shown}: not {LABELLED_DATA}; its first line has no file and label columns") from None
@@ -154,11 +174,18 @@ def _csv_rows(path: Path, shown: str) -> list[dict]:
 
 
 def path_set(data: str, limits: SetLimits = CLI_LIMITS) -> LabelledSet:
-    """A labelled set from a path: a zip (either layout), a CSV, a folder of label folders or one with clips.csv."""
+    """A labelled set from a path: a zip (either layout), a CSV, a folder of label folders or one with clips.csv; a
+    standard dataset's folder or metadata CSV first (clap_core.datasets)."""
     data = str(Path(data).expanduser())
     path = Path(data)
     if path.is_file() and zipfile.is_zipfile(path):
         return zip_set(path, data, limits)
+    from .datasets import recognise_folder
+
+    found = recognise_folder(path, data)
+    if found is not None:
+        rows, standard = found
+        return check_size(_rows_set(f"{data} ({standard.layout})", rows, standard), limits)
     rows = read_labelled(data)
     return check_size(_rows_set(f"{data}", rows), limits)
 
@@ -210,7 +237,7 @@ def zip_set(data: bytes | str | Path, shown: str, limits: SetLimits = LOCAL_LIMI
         with open_zip(data, limits.max_members, "a labelled set here") as zf:
             members = zip_members(zf, limits.max_members, "a labelled set here")
             total = limits.max_unpacked_mb * 1_000_000
-            rows, layout = _zip_rows(zf, members, shown, total)
+            rows, layout, standard = _zip_standard(zf, members, shown, total)
     except ZipRefused as e:
         raise DataError(f"{shown}: {e}") from None
     too_big = (f"{shown}: the clips unpack to more than {limits.max_unpacked_mb} MB (the limit for a labelled set "
@@ -219,14 +246,14 @@ def zip_set(data: bytes | str | Path, shown: str, limits: SetLimits = LOCAL_LIMI
                    if r["file"] and members[r["file"]].file_size <= file_limits.max_file_bytes)
     if declared > total:
         raise DataError(too_big)
-    labels = tuple(sorted({r["label"] for r in rows if r["label"]}))
+    labels = _labels(rows)
 
     def clips() -> Iterator[LabelledClip]:
         with open_zip(data) as zf:
             reader = Reader(zf, total)
             for r in rows:
                 if not r["file"]:
-                    yield LabelledClip(r["name"], r["label"], r["caption"], None, r["problem"])
+                    yield _clip(r, None, r["problem"])
                     continue
                 try:
                     blob, problem = reader.read(zf.getinfo(r["file"]), file_limits.max_file_bytes), ""
@@ -234,9 +261,24 @@ def zip_set(data: bytes | str | Path, shown: str, limits: SetLimits = LOCAL_LIMI
                     blob, problem = None, str(e)
                 except TotalExceeded:  # a header lied about its size: the whole set is refused
                     raise DataError(too_big) from None
-                yield LabelledClip(r["name"], r["label"], r["caption"], blob, problem)
+                yield _clip(r, blob, problem)
 
-    return check_size(LabelledSet(f"{shown} ({layout})", len(rows), labels, clips), limits)
+    return check_size(LabelledSet(f"{shown} ({layout})", len(rows), labels, clips, standard), limits)
+
+
+def _zip_standard(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], shown: str,
+                  total: int) -> tuple[list[dict], str, Standard | None]:
+    """The zip's rows, its layout in words and the standard dataset it holds (clap_core.datasets), or None and
+    the generic layouts (:func:`_zip_rows`)."""
+    from .datasets import TABLE_MAX_BYTES, recognise_zip
+
+    reader = Reader(zf, total)
+    found = recognise_zip([n for n in members if visible(n)],
+                          lambda name: reader.text(members[name], TABLE_MAX_BYTES), shown)
+    if found is None:
+        return (*_zip_rows(zf, members, shown, total), None)
+    rows, standard = found
+    return rows, standard.layout, standard
 
 
 # -- built-in sets ---------------------------------------------------------------------------------

@@ -55,6 +55,19 @@ st.markdown("**Each pair's rank of its true partner** — the worst first; click
 st.caption(retrieval.TIE_RULE)
 retrieval.table(retrieval.partner_frame(res, items), "partner_ranks", index=False)
 
+st.subheader("Twin test (Winoground, CompA)")
+tw = retrieval.twins(res, items)
+if tw is None:
+    st.caption("The batch holds no twins — clips of one label whose captions differ in one attribute word (quiet/loud, "
+               "slow/fast, low/high). Load the *Hard negatives* scenario on the Batch page for four such pairs.")
+else:
+    st.caption(f"{tw['pairs']} twin pairs, found by {md(tw['found_by'])}. For each pair, the text score asks both clips "
+               "to pick their own caption of the two, the audio score both captions to pick their own clip, the group "
+               "score both; a tie counts as a failure. Chance: 25 %, 25 %, 16.7 %.")
+    st.dataframe(retrieval.twin_frame(tw), width="stretch", key="rt-twins",
+                 column_config={c: st.column_config.NumberColumn(format="%.1f %%") for c in ("score", "chance")})
+    st.dataframe(retrieval.twin_pairs_frame(tw, items), width="stretch", hide_index=True, key="rt-twin-pairs")
+
 st.subheader("Export")
 st.download_button("retrieval.json", retrieval.export_json(res, items).encode(), "retrieval.json", "application/json",
                    key="rt-json", help="R@K and mAP both ways, each pair's ranks and the tie rule")

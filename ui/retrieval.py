@@ -13,6 +13,7 @@ from clap_core.batch import Batch
 from clap_core.contrastive import ContrastiveResult, cosine_matrix, softmax
 from clap_core.retrieval import TIE_RULE, partner_ranks, ranking, retrieval_metrics
 from clap_core.tables import frame_csv
+from clap_core.twins import twin_scores
 
 from . import state
 
@@ -84,10 +85,34 @@ def partner_frame(res: ContrastiveResult, items: Batch) -> pd.DataFrame:
     return frame.iloc[order].reset_index(drop=True)
 
 
+def twins(res: ContrastiveResult, items: Batch, name: str | None = None) -> dict | None:
+    """The Winoground/CompA twin test on the batch (clap_core.twins) under a checkpoint (default: the one in use):
+    None when the batch holds no twins (same label, captions one attribute word apart)."""
+    E_t, E_a = state.embeddings(items, name)
+    return twin_scores(E_t, E_a, items.captions, items.labels, names=items.names)
+
+
+def twin_frame(figures: dict) -> pd.DataFrame:
+    """Text, audio and group score with their chance levels (rows), in percent."""
+    return pd.DataFrame({"score": [100 * figures[k] for k in ("text", "audio", "group")],
+                         "chance": [100 * figures["chance"][k] for k in ("text", "audio", "group")]},
+                        index=pd.Index(["text: both clips pick their caption", "audio: both captions pick their clip",
+                                        "group: both"], name="twin test"))
+
+
+def twin_pairs_frame(figures: dict, items: Batch) -> pd.DataFrame:
+    """One row per twin pair: its two captions, the word that differs, and the three outcomes."""
+    mark = {True: "✓", False: "✗"}
+    return pd.DataFrame([{"pair": f"{p['rows'][0] + 1} & {p['rows'][1] + 1}", "differs in": p["kind"],
+                          "captions": f"{items.captions[p['rows'][0]]} / {items.captions[p['rows'][1]]}",
+                          "text": mark[p["text"]], "audio": mark[p["audio"]], "group": mark[p["group"]]}
+                         for p in figures["per_pair"]])
+
+
 def export_json(res: ContrastiveResult, items: Batch) -> str:
     """The batch's retrieval metrics, each pair's partner ranks and the tie rule, as JSON."""
     rows, cols = partner_ranks(res.cosine)
     return json.dumps({"checkpoint": state.checkpoint_name(), "tau": res.tau, "captions": items.captions,
                        "clips": items.names, **retrieval_metrics(res.cosine),
                        "rank_of_clip_text_to_audio": rows.tolist(), "rank_of_caption_audio_to_text": cols.tolist(),
-                       "tie_rule": TIE_RULE}, indent=1)
+                       "tie_rule": TIE_RULE, "twins": twins(res, items)}, indent=1)
