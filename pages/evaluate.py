@@ -71,12 +71,30 @@ if res is None:
 
 st.subheader("Result")
 st.caption(f"{md(res.description)} · checkpoint {md(res.checkpoint)} · {len(res.labels)} labels · templates: "
-           + " · ".join(f"“{md(t)}”" for t in res.templates) + f" · τ = {res.zs.tau:.2f} · policy {res.policy}")
+           + " · ".join(f"“{md(t)}”" for t in res.templates) + f" · τ = {res.tau or 0:.2f} · policy {res.policy}")
+if res.protocol is not None:
+    with st.expander("The protocol of every figure below", expanded=res.standard is not None):
+        st.markdown(md(res.protocol.text()))
+if res.reference:
+    r = res.reference
+    side = "above" if r["gap_points"] >= 0 else "below"
+    st.info(f"**Published:** {md(r['checkpoint'])} on {md(r['dataset'])}: {r['published']:.2f} % ({md(r['source'])}); "
+            f"measured here {r['measured']:.2f} %, {abs(r['gap_points']):.2f} points {side}."
+            + (f" {md(r['caveat'])}" if r.get("caveat") else ""), icon=":material/menu_book:")
+    if r.get("differences"):
+        state_of = {True: "differs", None: "not stated by the source"}
+        st.markdown("A gap of more than a few points usually comes from the protocol; here:\n"
+                    + "\n".join(f"- **{md(d['aspect'].replace('_', ' '))}** ({state_of[d['differs']]}): here "
+                                 f"{md(str(d['here']))}; reference {md(str(d['reference']))} — {md(d['why'])}"
+                                 for d in r["differences"]))
 if res.stopped:
     parts = [f"{res.clips} evaluated"] + ([f"{len(res.skipped)} skipped"] if res.skipped else [])
     st.warning(f"Stopped after {res.read} of {res.size} files ({', '.join(parts)}): the figures are for those "
                f"{res.clips} clips; Continue goes on with the other {res.size - res.read}.")
     st.button("Continue", key="ev-continue", on_click=ev.resume)
+if res.zs is None:  # a caption set (Clotho, AudioCaps): retrieval only
+    st.caption("A caption set: every clip has captions and no label, so the figures are the standard retrieval "
+               "protocol below; there is no classification.")
 m = st.columns(4)
 m[0].metric("Top-1 accuracy", "—" if res.accuracy is None else f"{100 * res.accuracy:.1f} %",
             help="over the clips whose true label is among the labels")
@@ -87,29 +105,35 @@ if res.outside_labels:
     st.info(f"{res.outside_labels} clips have a true label that is not among the labels: they are left out of the "
             "accuracy.")
 
-a, b = st.columns([2, 3])
-a.markdown("**Per class** (predicted: clips given that label)")
-a.dataframe(ev.per_class_frame(res), width="stretch", hide_index=True, key="ev-per-class",
-            height=min(40 + 35 * len(res.labels), 600),
-            column_config={"accuracy %": st.column_config.NumberColumn(format="%.1f")})
-b.markdown("**Confusion matrix** (rows: true label, columns: predicted)")
-if res.zs.confusion().sum():
-    chart(confusion(res.zs), "ev-confusion", b)
-
-st.subheader("Most confident mistakes")
-if not res.mistakes:
-    st.caption("None: every clip with a label among the labels was classified right.")
-for mistake in res.mistakes:
+if res.folds:
+    st.markdown(f"**Per fold** — the mean over folds: {100 * res.folds['mean_accuracy']:.1f} % (unweighted; the figure "
+                "above is over all clips)")
+    st.dataframe(ev.folds_frame(res), width="stretch", hide_index=True, key="ev-folds",
+                 column_config={"accuracy %": st.column_config.NumberColumn(format="%.1f")})
+if res.zs is not None:
     a, b = st.columns([2, 3])
-    a.markdown(f"**{md(mistake.name)}**")
-    if mistake.wav is not None:
-        a.audio(mistake.wav, format="audio/wav")
-    b.markdown(f"true **{md(mistake.label)}**, predicted **{md(mistake.predicted)}** "
-               f"with probability {mistake.probability:.3f}")
+    a.markdown("**Per class** (predicted: clips given that label)")
+    a.dataframe(ev.per_class_frame(res), width="stretch", hide_index=True, key="ev-per-class",
+                height=min(40 + 35 * len(res.labels), 600),
+                column_config={"accuracy %": st.column_config.NumberColumn(format="%.1f")})
+    b.markdown("**Confusion matrix** (rows: true label, columns: predicted)")
+    if res.zs.confusion().sum():
+        chart(confusion(res.zs), "ev-confusion", b)
+
+    st.subheader("Most confident mistakes")
+    if not res.mistakes:
+        st.caption("None: every clip with a label among the labels was classified right.")
+    for mistake in res.mistakes:
+        a, b = st.columns([2, 3])
+        a.markdown(f"**{md(mistake.name)}**")
+        if mistake.wav is not None:
+            a.audio(mistake.wav, format="audio/wav")
+        b.markdown(f"true **{md(mistake.label)}**, predicted **{md(mistake.predicted)}** "
+                   f"with probability {mistake.probability:.3f}")
 
 st.subheader("Retrieval")
 st.caption(f"On {md(res.retrieval_on)}. Ranked by cosine; ties go to the lower index (the earlier clip or caption).")
-if res.retrieval and res.retrieval_on.startswith("captions"):
+if res.retrieval and res.retrieval_on.startswith("captions") and res.zs is not None:
     m_caps = res.clips - res.captions_missing
     st.caption(f"Why R@1 can be low beside a high accuracy: each of the {m_caps} captions has one right clip out of "
                f"{m_caps} (chance R@1 = {1 / m_caps:.3f}), while a caption that describes its class fits the other "
@@ -118,7 +142,17 @@ if res.retrieval and res.retrieval_on.startswith("captions"):
                f"{len(res.labels)} labels.")
 if res.retrieval:
     st.dataframe(ev.retrieval_frame(res), width="stretch", key="ev-retrieval",
-                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("R@1", "R@5", "R@10", "mAP")})
+                 column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                for c in ("R@1", "R@5", "R@10", "mAP", "mAP@10")})
+
+if res.twins:
+    tw = res.twins
+    st.subheader("Twin test (Winoground, CompA)")
+    st.caption(f"{tw['pairs']} twin pairs, found by {md(tw['found_by'])}: the text score asks both clips of a pair to pick "
+               "their own caption, the audio score both captions their own clip, the group score both; a tie counts as "
+               "a failure.")
+    st.dataframe(ev.twins_frame(tw), width="stretch", key="ev-twins",
+                 column_config={c: st.column_config.NumberColumn(format="%.1f %%") for c in ("score", "chance")})
 
 if res.attributes:
     a = res.attributes

@@ -36,8 +36,11 @@ HELD_OUT_N = 240
 PLAYERS = 8  # the most confident mistakes that keep a player
 STEP_SECONDS = 1.0  # work per rerun before the page redraws (and a Stop click gets through)
 ZIP_LAYOUTS = ("A zip of one folder per label (<label>/<clip>, at any depth), or of the clips with one CSV "
-               "file,label[,caption] beside them (paths relative to the CSV). Nothing is extracted to disk; names with "
-               "'..', a leading '/' or a backslash refuse the zip.")
+               "file,label[,caption][,pair] beside them (paths relative to the CSV), or a standard dataset in its own "
+               "layout — ESC-50 (meta/esc50.csv, audio/), UrbanSound8K (metadata/UrbanSound8K.csv, audio/foldN/), "
+               "Clotho (clotho_captions_<split>.csv, <split>/), AudioCaps (<split>.csv, the clips named by youtube_id), "
+               "each scored by its standard protocol. Nothing is extracted to disk; names with '..', a leading '/' or a "
+               "backslash refuse the zip.")
 
 
 def limits() -> SetLimits:
@@ -172,8 +175,23 @@ def per_class_frame(res: EvalResult) -> pd.DataFrame:
 def retrieval_frame(res: EvalResult) -> pd.DataFrame:
     """R@1/5/10 and mAP in both directions (rows)."""
     names = {"text_to_audio": "text → audio", "audio_to_text": "audio → text"}
-    return pd.DataFrame([[res.retrieval[f"{d}_{m}"] for m in ("R@1", "R@5", "R@10", "mAP")] for d in names],
-                        index=pd.Index(list(names.values()), name="direction"), columns=["R@1", "R@5", "R@10", "mAP"])
+    metrics = ["R@1", "R@5", "R@10", "mAP"] + (["mAP@10"] if "text_to_audio_mAP@10" in res.retrieval else [])
+    return pd.DataFrame([[res.retrieval.get(f"{d}_{m}") for m in metrics] for d in names],
+                        index=pd.Index(list(names.values()), name="direction"), columns=metrics)
+
+
+def folds_frame(res: EvalResult) -> pd.DataFrame:
+    """ESC-50 / UrbanSound8K: one row per fold (clips, correct, accuracy in percent)."""
+    return pd.DataFrame([{"fold": f["fold"], "clips": f["clips"], "correct": f["correct"],
+                          "accuracy %": 100 * f["accuracy"]} for f in res.folds["folds"]])
+
+
+def twins_frame(figures: dict) -> pd.DataFrame:
+    """The twin test's text, audio and group scores beside their chance levels, in percent."""
+    names = {"text": "text: both clips pick their caption", "audio": "audio: both captions pick their clip",
+             "group": "group: both"}
+    return pd.DataFrame({"score": [100 * figures[k] for k in names], "chance": [100 * figures["chance"][k] for k in names]},
+                        index=pd.Index(list(names.values()), name="twin test"))
 
 
 def export_json(res: EvalResult) -> str:
