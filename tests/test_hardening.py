@@ -205,7 +205,8 @@ def test_evaluate_csv_out_neutralises_formulas(tmp_path):
     table.write_text("file,label\n" + "".join(f"{c},=lab{i}\n" for i, c in enumerate(clips)))
     out = tmp_path / "rows.csv"
     cli("evaluate", "--data", table, "--csv-out", out)
-    rows = list(csv.reader(out.open()))
+    with out.open() as f:
+        rows = list(csv.reader(f))
     assert all(r[1].startswith("'=lab") for r in rows[1:]) and not any(r[2].startswith("=") for r in rows[1:])
 
 
