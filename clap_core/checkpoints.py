@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import clap_family, msclap
-from .clap_family import BUNDLED, BUNDLED_CLASSES, SHIPPED, hub_reachable
+from .clap_family import BUNDLED, BUNDLED_CLASSES, BUNDLED_SIGMOID, SHIPPED, hub_reachable
 from .family import (
     BF16_MIN_PARAMS,
     PRECISIONS,
@@ -34,7 +34,7 @@ from .family import (
 )
 from .paths import BUNDLED_DIR
 
-__all__ = ["BF16_MIN_PARAMS", "BUNDLED", "BUNDLED_CLASSES", "FAMILIES", "KNOWN_CHECKPOINTS", "PRECISIONS", "SHIPPED",
+__all__ = ["BF16_MIN_PARAMS", "BUNDLED", "BUNDLED_CLASSES", "BUNDLED_SIGMOID", "FAMILIES", "KNOWN_CHECKPOINTS", "PRECISIONS", "SHIPPED",
            "CheckpointError", "KnownCheckpoint", "LoadedCheckpoint", "check", "count_parameters", "cpu_has_fast_bf16",
            "family_for", "hub_reachable", "known", "load_checkpoint", "offline_mode", "params_millions", "pick_device",
            "resolve_precision"]
@@ -63,6 +63,12 @@ KNOWN_CHECKPOINTS: tuple[KnownCheckpoint, ...] = (
         "The earlier demo CLAP, trained on batches of distinct classes only (recipe 'classes'): it knows "
         "the classes but not the attribute words (≈ chance on loud vs quiet). Compare it with 'bundled' "
         "to see what hard negatives bought.",
+    ),
+    KnownCheckpoint(
+        BUNDLED_SIGMOID, "clap", None, 0, "rand_trunc",
+        "The bundled demo CLAP's recipe (hard negatives, the same world, size and steps) trained with the sigmoid "
+        "(SigLIP) loss instead of the softmax: t and b learned from SigLIP's initialisation. Compare it with "
+        "'bundled' to see what the loss alone changed; its σ(t·cos + b) is a calibrated match probability.",
     ),
     KnownCheckpoint(
         "laion/clap-htsat-unfused", "clap", 153.5, 615, "rand_trunc",

@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from .family import CheckpointError, Step, Target, Weights, fingerprint, offline_mode
-from .paths import BUNDLED_CLASSES_DIR, BUNDLED_DIR
+from .paths import BUNDLED_CLASSES_DIR, BUNDLED_DIR, BUNDLED_SIGMOID_DIR
 
 BUNDLED = "bundled"
 BUNDLED_CLASSES = "bundled-classes"
+BUNDLED_SIGMOID = "bundled-sigmoid"
 SHIPPED: dict[str, tuple[Path, str]] = {  # name → (folder, the train-demo recipe that rebuilds it)
     BUNDLED: (BUNDLED_DIR, "hard-negatives"),
     BUNDLED_CLASSES: (BUNDLED_CLASSES_DIR, "classes"),
+    BUNDLED_SIGMOID: (BUNDLED_SIGMOID_DIR, "sigmoid"),
 }
 
 

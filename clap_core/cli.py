@@ -352,7 +352,7 @@ def cmd_finetune(args) -> int:
         _writable_folder(args.save)
     ck, batch, skipped, _ = _read_pairs(args)
     emb = Embedder(ck)
-    settings = FinetuneSettings(lr=args.lr, train=args.train, seed=args.seed, holdout=args.holdout)
+    settings = FinetuneSettings(lr=args.lr, train=args.train, seed=args.seed, holdout=args.holdout, loss=args.loss)
     ft = FineTuner(emb, batch.clips, batch.captions, args.policy, settings)  # checks the settings, then embeds
     _, initial, before = _batch_report(ck, batch, emb.embed_texts(batch.captions),
                                        emb.embed_clips(batch.clips, args.policy), args.policy, ck.tau)
@@ -603,6 +603,9 @@ def _parse_finetune(sub) -> None:
                    help="heads: the two projection heads; heads+tau: and log τ (default heads)")
     f.add_argument("--seed", type=int, default=0, help="picks the held-out pairs (nothing else is random)")
     f.add_argument("--holdout", type=_whole(0), default=0, help="pairs kept out of training; their loss is reported too")
+    f.add_argument("--loss", choices=("softmax", "sigmoid"), default="softmax",
+                   help="softmax: CLAP's symmetric loss (default); sigmoid: SigLIP's, the bias b trained as well (and t "
+                        "with --train heads+tau), from the checkpoint's t and b or SigLIP's t = 10, b = −10")
     f.add_argument("--save", default=None, help="write the fine-tuned checkpoint into this new or empty folder "
                                                 "(save_pretrained; loads back with --checkpoint FOLDER)")
     _common(f)

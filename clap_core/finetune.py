@@ -41,6 +41,8 @@ from .features import DEFAULT_POLICY
 MAX_STEPS = 2000  # steps in one run (the CLI's bound; the app's too)
 TRAIN_CHOICES = ("heads", "heads+tau")
 LOG_TAU_RANGE = (0.0, math.log(100.0))  # log τ is clamped here after each step, as LAION trains (τ in [1, 100])
+LOG_T_RANGE = (0.0, math.log(1000.0))  # with the sigmoid loss, log t (SigLIP does not clamp; this keeps t in TAU_RANGE)
+LOSSES = ("softmax", "sigmoid")
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,12 @@ class FinetuneSettings:
     train: str = "heads"  # "heads": the two projection heads; "heads+tau": and log τ
     seed: int = 0
     holdout: int = 0  # pairs kept out of training (their loss is reported at each step)
+    loss: str = "softmax"  # softmax: CLAP's symmetric loss; sigmoid: SigLIP's, with t (as τ) and the bias b trained
 
     def check(self, n: int) -> None:
         """Raise ValueError, with a message naming the setting, if these settings cannot train a batch of ``n``."""
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose {' or '.join(LOSSES)}")
         if self.train not in TRAIN_CHOICES:
             raise ValueError(f"unknown choice of what to train {self.train!r}; choose {' or '.join(TRAIN_CHOICES)}")
         if not (math.isfinite(self.lr) and 0 < self.lr <= 1):
@@ -82,7 +87,7 @@ def fine_tuned_name(root: str, steps: int) -> str:
 
 
 def with_heads(base: LoadedCheckpoint, audio_head, text_head, logit_scale_a: float, logit_scale_t: float,
-               name: str) -> LoadedCheckpoint:
+               name: str, logit_bias: float | None = None) -> LoadedCheckpoint:
     """A checkpoint with ``base``'s towers (the same modules, not copied) and copies of the given heads and
     scales, in ``base``'s dtype and device; ``base`` itself is unchanged. Its fingerprint is made from the
     base's and the new weights, so its embeddings are never taken for the base's."""
@@ -96,7 +101,10 @@ def with_heads(base: LoadedCheckpoint, audio_head, text_head, logit_scale_a: flo
     for attr, value in scales.items():
         setattr(model, attr, torch.nn.Parameter(torch.tensor(value, dtype=base.dtype, device=base.device),
                                                 requires_grad=False))
-    h = hashlib.sha256(f"{base.fingerprint}:heads:{logit_scale_a!r}:{logit_scale_t!r}".encode())
+    if logit_bias is not None:  # trained with the sigmoid: b goes with it (in a config of its own, not the base's)
+        model.config = copy.deepcopy(model.config)
+        model.config.logit_bias = float(logit_bias)
+    h = hashlib.sha256(f"{base.fingerprint}:heads:{logit_scale_a!r}:{logit_scale_t!r}:{logit_bias!r}".encode())
     for head in (model.audio_projection, model.text_projection):
         for key, t in head.state_dict().items():
             h.update(key.encode())
@@ -174,12 +182,23 @@ class FineTuner:
         self._text = torch.tensor(embedder.pooled_texts(self.captions), dtype=torch.float32, device=dev)  # (N, H)
         self.audio_head = copy.deepcopy(base.model.audio_projection).float().train().requires_grad_(True)
         self.text_head = copy.deepcopy(base.model.text_projection).float().train().requires_grad_(True)
-        start = float(base.model.logit_scale_a.detach().float()) if tau is None else math.log(tau)  # log τ
+        self.sigmoid = settings.loss == "sigmoid"
+        if self.sigmoid:  # t and b: the checkpoint's own, else SigLIP's initialisation (t = 10, b = −10)
+            from .sigmoid import resolve_tb
+
+            t0, b0, _ = resolve_tb(base.model, t=tau)
+            start = math.log(t0)
+            self.bias = torch.tensor(b0, dtype=torch.float32, device=dev, requires_grad=True)
+        else:
+            start = float(base.model.logit_scale_a.detach().float()) if tau is None else math.log(tau)  # log τ
+            self.bias = None
         self.log_tau = torch.tensor(start, dtype=torch.float32, device=dev,
                                     requires_grad=settings.train == "heads+tau")
         params = [*self.audio_head.parameters(), *self.text_head.parameters()]
         if self.log_tau.requires_grad:
             params.append(self.log_tau)
+        if self.bias is not None:
+            params.append(self.bias)
         self._opt = torch.optim.Adam(params, lr=settings.lr)
         self.steps = 0
         self.loss: list[float] = []  # L on the training pairs after each step
@@ -203,6 +222,15 @@ class FineTuner:
 
         E_t, E_a = self._embed()
         idx = torch.as_tensor(self.train_idx, device=E_t.device)
+        if self.sigmoid:
+            from .sigmoid import sigmoid, sigmoid_loss_torch
+
+            loss = sigmoid_loss_torch(E_t[idx], E_a[idx], self.log_tau, self.bias)
+            self.loss.append(float(loss.detach()))
+            if len(self.held_idx):  # each held-out caption's row: its pair and its negatives, each asked alone
+                sg = sigmoid(E_t.detach().cpu().numpy(), E_a.detach().cpu().numpy(), self.tau, self.b)
+                self.heldout.append(float(sg.terms[self.held_idx].sum(axis=1).mean()))
+            return loss
         loss = symmetric_loss_torch(E_t[idx], E_a[idx], self.log_tau)
         self.loss.append(float(loss.detach()))
         if len(self.held_idx):
@@ -220,14 +248,19 @@ class FineTuner:
             self._opt.step()
             if self.log_tau.requires_grad:
                 with torch.no_grad():
-                    self.log_tau.clamp_(*LOG_TAU_RANGE)
+                    self.log_tau.clamp_(*(LOG_T_RANGE if self.sigmoid else LOG_TAU_RANGE))
             self.steps += 1
             self._current = self._forward()
 
     @property
     def tau(self) -> float:
-        """The τ the heads are trained with now."""
+        """The τ the heads are trained with now (with the sigmoid: t)."""
         return float(self.log_tau.detach().exp())
+
+    @property
+    def b(self) -> float | None:
+        """The sigmoid's bias now (None with the softmax)."""
+        return None if self.bias is None else float(self.bias.detach())
 
     @property
     def loss_now(self) -> float:
@@ -253,7 +286,7 @@ class FineTuner:
         log_tau = float(self.log_tau.detach())
         scale_t = log_tau if self.log_tau.requires_grad else float(self.base.model.logit_scale_t.detach().float())
         return with_heads(self.base, self.audio_head, self.text_head, log_tau, scale_t,
-                          name or fine_tuned_name(self.root, self.total_steps))
+                          name or fine_tuned_name(self.root, self.total_steps), logit_bias=self.b)
 
     def result(self, ck: LoadedCheckpoint | None = None) -> ContrastiveResult:
         """Every loss term of the whole batch under the fine-tuned heads (default: as they are now), computed as

@@ -65,6 +65,8 @@ else:
 with st.spinner("Embedding the batch with both checkpoints…"):
     cmp = compare.both(b_name)
 names = (a_name, b_name)
+if {a_name, b_name} == {"bundled", "bundled-sigmoid"}:
+    st.info(compare.loss_alone(cmp, names), icon=":material/school:")
 
 cols = st.columns(2)
 for col, res, name in zip(cols, (cmp.a, cmp.b), ("A", "B")):

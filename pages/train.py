@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import screen, state, train
+from ui import screen, sigmoid, state, train
 from ui.figures import heatmap
 from ui.screen import chart
 from ui.text import md
@@ -19,8 +19,10 @@ st.caption(
     "the shared embedding space), and τ if you choose, on this batch with the symmetric loss L, using Adam. The "
     "towers do not run: their outputs for the batch are cached, so a step costs only the heads. The shared model is "
     "never changed and other sessions see nothing of this. Hold some pairs out to see overfitting: the training L "
-    "falls, theirs need not."
+    "falls, theirs need not. With the sigmoid loss (chosen here or on the Loss page) the bias b is trained too, and t "
+    "with “heads + τ”."
 )
+sigmoid.loss_picker("train-loss-pick")
 
 
 @st.fragment

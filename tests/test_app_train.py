@@ -114,7 +114,7 @@ def test_a_batch_change_drops_the_run():
     at.button(key="shuffle").click().run()
     at.switch_page("pages/train.py").run()
     assert not at.exception and at.session_state.train_run is None
-    assert any("The batch or the checkpoint changed" in plain(i.value) for i in at.info)
+    assert any("The batch, the checkpoint or the loss changed" in plain(i.value) for i in at.info)
     at.button(key="train-start").click().run()  # a new run, on the shuffled batch
     tuner = at.session_state.train_run.tuner
     assert tuner.captions == at.session_state.batch.captions and tuner.steps == 3

@@ -10,7 +10,15 @@ import pytest
 
 from clap_core import demo_world
 from clap_core.attributes import evaluate_held_out
-from clap_core.checkpoints import BUNDLED, BUNDLED_CLASSES, SHIPPED, known, load_checkpoint, params_millions
+from clap_core.checkpoints import (
+    BUNDLED,
+    BUNDLED_CLASSES,
+    BUNDLED_SIGMOID,
+    SHIPPED,
+    known,
+    load_checkpoint,
+    params_millions,
+)
 from clap_core.training import RECIPES, TrainConfig, recipe_config, train_demo
 
 RATE = demo_world.RATE
@@ -153,11 +161,11 @@ def test_registry_names_both_shipped_checkpoints():
 
 @pytest.fixture(scope="module")
 def held_out():
-    names = [BUNDLED, BUNDLED_CLASSES]
+    names = [BUNDLED, BUNDLED_CLASSES, BUNDLED_SIGMOID]
     return dict(zip(names, evaluate_held_out([load_checkpoint(n, device="cpu") for n in names])))
 
 
-@pytest.mark.parametrize("name", [BUNDLED, BUNDLED_CLASSES])
+@pytest.mark.parametrize("name", [BUNDLED, BUNDLED_CLASSES, BUNDLED_SIGMOID])
 def test_shipped_figures_reproduce_the_train_report(held_out, name):
     report = json.loads((SHIPPED[name][0] / "train_report.json").read_text())
     got = held_out[name]
@@ -186,12 +194,26 @@ def test_recipes():
         recipe_config("nope")
 
 
-def test_rebuild_is_deterministic(tmp_path):
-    """Two short trainings of the default recipe from scratch give the same weights, bit for bit."""
-    cfg = recipe_config("hard-negatives", clips_per_class=3, steps=8)
+@pytest.mark.parametrize("recipe", ["hard-negatives", "sigmoid"])
+def test_rebuild_is_deterministic(tmp_path, recipe):
+    """Two short trainings of a recipe from scratch give the same weights, bit for bit (and, for the sigmoid, the
+    same learned bias in config.json)."""
+    cfg = recipe_config(recipe, clips_per_class=3, steps=8)
     hashes = []
     for run in ("a", "b"):
         train_demo(tmp_path / run, cfg, log=lambda _m: None, evaluate=False)
         hashes.append(_sha256(tmp_path / run / "model.safetensors"))
     assert hashes[0] == hashes[1]
     assert (tmp_path / "a" / "tokenizer.json").read_bytes() == (tmp_path / "b" / "tokenizer.json").read_bytes()
+    assert (tmp_path / "a" / "config.json").read_bytes() == (tmp_path / "b" / "config.json").read_bytes()
+    if recipe == "sigmoid":
+        assert "logit_bias" in json.loads((tmp_path / "a" / "config.json").read_text())
+
+
+def test_the_sigmoid_checkpoint_carries_its_own_t_and_b():
+    from clap_core.sigmoid import resolve_tb
+
+    ck = load_checkpoint(BUNDLED_SIGMOID, device="cpu")
+    t, b, source = resolve_tb(ck.model)
+    saved = json.loads((SHIPPED[BUNDLED_SIGMOID][0] / "config.json").read_text())["logit_bias"]
+    assert b == pytest.approx(saved) and t == pytest.approx(ck.tau) and "checkpoint" in source

@@ -212,6 +212,24 @@ def pairs_frame(cmp: Comparison, captions: list[str], clips: list[str]) -> pd.Da
                          "Δ (B − A)": cmp.delta}, index=pd.RangeIndex(1, len(captions) + 1, name="#"))
 
 
+def loss_alone(cmp: Comparison, names: tuple[str, str]) -> str:
+    """For bundled against bundled-sigmoid (one recipe, world, size and step count; only the loss differs): one
+    sentence of what the loss alone changed on this batch — each model's own loss, and how far apart its match
+    probabilities σ(t·cos + b) put true pairs and negatives."""
+    from clap_core.sigmoid import resolve_tb, sigmoid_from_cosine
+
+    parts = []
+    for res, name in ((cmp.a, names[0]), (cmp.b, names[1])):
+        t, b, _ = resolve_tb(state.checkpoint(name).model)
+        sg = sigmoid_from_cosine(res.cosine, t, b)
+        off = ~np.eye(res.n, dtype=bool)
+        parts.append(f"{name}: σ {float(np.diag(sg.sigma).mean()):.2f} on true pairs, {float(sg.sigma[off].mean()):.3f} "
+                     f"on negatives (softmax L {res.loss:.3f}, L_sig {sg.loss:.3f})")
+    return ("Same recipe, world, size and steps — only the loss differs, so this is what the loss alone changed. "
+            "The softmax model's τ·cos only ranks (its σ with SigLIP's default t, b means little); the sigmoid model's "
+            "σ(t·cos + b) is a match probability of its own: " + "; ".join(parts) + ".")
+
+
 RETRIEVAL_ROWS = {f"{d}_{m}": f"{words}: {m}" for d, words in (("text_to_audio", "text → audio"),
                                                                   ("audio_to_text", "audio → text"))
                   for m in ("R@1", "R@5", "R@10", "mAP")}

@@ -29,6 +29,7 @@ from clap_core.finetune import (
 
 from . import state
 from .settings import hosted
+from .sigmoid import loss_kind
 
 MAX_STEPS_PER_CLICK = 200  # a Start click takes at most this many steps
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
@@ -58,7 +59,7 @@ class Run:
 
 def _made_for() -> tuple:
     items = state.batch()
-    return state.policy(), tuple(p.clip.key for p in items), tuple(items.captions)
+    return state.policy(), tuple(p.clip.key for p in items), tuple(items.captions), loss_kind()
 
 
 def current() -> Run | None:
@@ -67,7 +68,8 @@ def current() -> Run | None:
     run = ss.get("train_run")
     if run is not None and (run.made_for != _made_for() or state.checkpoint_name() not in (run.checkpoint, run.used)):
         ss.train_run = run = None
-        ss.train_note = "The batch or the checkpoint changed: the last run was dropped; Start begins a new one."
+        ss.train_note = ("The batch, the checkpoint or the loss changed: the last run was dropped; Start begins a new "
+                         "one.")
     return run
 
 
@@ -91,7 +93,7 @@ def settings() -> FinetuneSettings:
     """The settings the page's widgets hold."""
     ss = st.session_state
     return FinetuneSettings(lr=float(ss["train-lr"]), train=ss["train-what"], seed=int(ss["train-seed"]),
-                            holdout=int(ss["train-holdout"]))
+                            holdout=int(ss["train-holdout"]), loss=loss_kind())
 
 
 def start() -> None:
@@ -103,8 +105,10 @@ def start() -> None:
         items, name = state.batch(), state.checkpoint_name()
         own = state.own_checkpoints().get(name)
         try:
+            sigmoid = settings().loss == "sigmoid"  # t and b then start from the checkpoint's or SigLIP's
             tuner = FineTuner(state.embedder(), items.clips, items.captions, state.policy(), settings(),
-                              tau=state.tau(), root=own.root if own else None, steps_before=own.steps if own else 0)
+                              tau=None if sigmoid else state.tau(), root=own.root if own else None,
+                              steps_before=own.steps if own else 0)
         except ValueError as e:
             ss.train_note = f"Cannot train: {e}."
             return
