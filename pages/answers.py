@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import answers, state
+from ui import answers, sigmoid, state
 from ui.widgets import stop_if_empty
 
 state.require_app()
@@ -19,3 +19,5 @@ answers.symmetric(ans, items)
 answers.two_axes(ans, res, items)
 answers.off_diagonal(ans, res, items)
 answers.quoted(ans)
+if sigmoid.loss_kind() == "sigmoid":
+    sigmoid.answers_section(res, items)

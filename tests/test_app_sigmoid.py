@@ -52,3 +52,13 @@ def test_the_choice_is_shared_and_the_similarity_views(engine):
     assert not at.exception and np.allclose(sg.grad_Z.sum(axis=1), (sg.sigma.sum(axis=1) - 1) / res.n)
     at.switch_page("pages/loss.py").run()
     assert at.radio(key="loss-pick").value == "sigmoid"
+
+
+def test_the_four_answers_under_the_sigmoid(engine):
+    at = open_app("pages/loss.py")
+    at.radio(key="loss-pick").set_value("sigmoid").run()
+    at.switch_page("pages/answers.py").run()
+    assert not at.exception
+    _, res, sg = engine(at)
+    text = " ".join(plain(m.value) for m in at.markdown).replace("**", "")
+    assert f"both give L_sig = {sg.loss:.4f}" in text and f"together {sg.loss_negative:.4f}" in text

@@ -130,6 +130,25 @@ def loss_section(res: ContrastiveResult, items: Batch) -> None:
                 "whole batch.")
 
 
+def answers_section(res: ContrastiveResult, items: Batch) -> None:
+    """The Four answers where the sigmoid answers them differently, on the loaded batch."""
+    sg = result(res)
+    n = res.n
+    st.subheader("Under the sigmoid loss (chosen on the Loss page)")
+    rows, cols = sg.terms.sum(axis=1) / n, sg.terms.sum(axis=0) / n
+    st.markdown(
+        f"- **Is Z symmetric?** No more than C: Z = t·cos + b = {sg.t:.3g}·cos {sg.b:+.3g} shifts and scales C's cosines "
+        "alike, so the same cells differ.\n"
+        f"- **Why two terms?** There are none to tell apart: the sigmoid has one term per cell, and a caption's row "
+        f"and a clip's column are two ways of adding up the same N² cells — both give L_sig = **{sg.loss:.4f}** "
+        f"(rows {rows.sum():.4f}, columns {cols.sum():.4f}).\n"
+        f"- **Where do the off-diagonal entries enter?** Each as a term of its own, −log σ(−Z_ij) = softplus(Z_ij), "
+        f"not through a softmax's denominator: together {sg.loss_negative:.4f} of L_sig here, against "
+        f"{sg.loss_positive:.4f} from the {n} pairs. A negative's cost does not depend on its neighbours.\n"
+        "- **The quoted formula** is about the softmax; its sigmoid counterpart keeps the minus sign and sums N² "
+        "cells, not N + 1.")
+
+
 def contrast_section(res: ContrastiveResult, items: Batch) -> None:
     """Both losses on the loaded batch: one caption left out, its clip's softmax column still sums to 1 over the
     other captions, its sigmoid column stays low."""
