@@ -27,8 +27,14 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from .labelled import AUDIO_SUFFIXES, DataError
 from .tables import TableError, read_table
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".mka", ".aif", ".aiff"}
+
+
+class DataError(ValueError):
+    """A labelled set that cannot be used; the message is one line naming the file and the reason (clap_core.labelled
+    re-exports it: the standard datasets are read below the generic sets, so the error lives here)."""
 
 ESC50_TABLE, US8K_TABLE = "meta/esc50.csv", "metadata/UrbanSound8K.csv"
 ESC50_COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")

@@ -22,20 +22,16 @@ import numpy as np
 
 from .audio import describe_content
 from .batch import LIMITS, Limits
+from .datasets import AUDIO_SUFFIXES, DataError
 from .safezip import MemberUnread, Reader, TotalExceeded, ZipRefused, open_zip, visible, zip_members
 from .tables import TableError, read_table
 
 if TYPE_CHECKING:
     from .datasets import Standard
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".mka", ".aif", ".aiff"}
 LABELLED_DATA = "a CSV file (file,label[,caption]), a folder of label folders or a zip of either"
 WORLD_CSV = "clips.csv"  # what demo-world writes beside its clips; a folder holding one is read through it
 DEMO_WORLDS = ("classes", "attributes", "pairs")  # demo_world.generate, generate_attributed, attribute_pairs
-
-
-class DataError(ValueError):
-    """A labelled set that cannot be used; the message is one line naming the file and the reason."""
 
 
 @dataclass(frozen=True)
