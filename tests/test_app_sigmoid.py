@@ -62,3 +62,21 @@ def test_the_four_answers_under_the_sigmoid(engine):
     _, res, sg = engine(at)
     text = " ".join(plain(m.value) for m in at.markdown).replace("**", "")
     assert f"both give L_sig = {sg.loss:.4f}" in text and f"together {sg.loss_negative:.4f}" in text
+
+
+def test_bundled_sigmoid_brings_its_own_t_and_b_and_compare_says_what_the_loss_changed():
+    from clap_core.checkpoints import load_checkpoint
+    from clap_core.sigmoid import resolve_tb
+
+    t, b, _ = resolve_tb(load_checkpoint("bundled-sigmoid", device="cpu").model)
+    at = open_app("pages/compare.py")
+    at.selectbox(key="compare-b").set_value("bundled-sigmoid").run()
+    assert not at.exception
+    said = [plain(i.value) for i in at.info if "only the loss differs" in plain(i.value)]
+    assert len(said) == 1 and "bundled-sigmoid: σ" in said[0]
+    at.sidebar.selectbox(key="ck_choice").set_value("bundled-sigmoid").run()
+    at.switch_page("pages/loss.py").run()
+    at.radio(key="loss-pick").set_value("sigmoid").run()
+    assert not at.exception
+    assert any(f"t = {t:.3g}, b = {b:.3g}: the checkpoint's logit_scale and logit_bias" in plain(c.value)
+               for c in at.caption)
