@@ -4,7 +4,7 @@ and retrieval for each, and where the softmaxes moved."""
 import pandas as pd
 import streamlit as st
 
-from ui import compare, screen, state
+from ui import compare, screen, sigmoid, state
 from ui.screen import chart
 from ui.text import md
 from ui.views import VIEWS, view
@@ -77,6 +77,8 @@ for col, res, name in zip(cols, (cmp.a, cmp.b), ("A", "B")):
         m[1].metric("ℓ_audio", f"{res.loss_audio:.4f}")
         m[2].metric("L", f"{res.loss:.4f}")
         m[3].metric("chance log N", f"{res.chance:.4f}")
+        if sigmoid.loss_kind() == "sigmoid":  # the sigmoid chosen on the Loss page: each checkpoint at its own (t, b)
+            st.caption(md(compare.sigmoid_line(res, names[0 if name == "A" else 1])))
 
 st.subheader("Per pair: which got better, which worse")
 st.caption(f"L_i = ½(ℓ_text,i + ℓ_audio,i), so L is their mean: L(B) − L(A) = {cmp.b.loss - cmp.a.loss:+.4f} = mean "

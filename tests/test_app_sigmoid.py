@@ -80,3 +80,12 @@ def test_bundled_sigmoid_brings_its_own_t_and_b_and_compare_says_what_the_loss_c
     assert not at.exception
     assert any(f"t = {t:.3g}, b = {b:.3g}: the checkpoint's logit_scale and logit_bias" in plain(c.value)
                for c in at.caption)
+
+
+def test_compare_shows_each_checkpoint_s_sigmoid_loss():
+    at = open_app("pages/loss.py")
+    at.radio(key="loss-pick").set_value("sigmoid").run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    lines = [plain(c.value) for c in at.caption if plain(c.value).startswith("sigmoid: L_sig")]
+    assert len(lines) == 2 and "t = 10, b = -10" in lines[0]

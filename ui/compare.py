@@ -29,6 +29,7 @@ from clap_core.compare import (
     shared_range,
     weights_mb,
 )
+from clap_core.contrastive import ContrastiveResult
 from clap_core.tables import frame_csv
 from clap_core.zeroshot import ZeroShotResult, zero_shot
 
@@ -210,6 +211,16 @@ def pairs_frame(cmp: Comparison, captions: list[str], clips: list[str]) -> pd.Da
     """One row per pair: its loss under A and B and the change."""
     return pd.DataFrame({"caption": captions, "clip": clips, "L_i (A)": cmp.pair_loss_a, "L_i (B)": cmp.pair_loss_b,
                          "Δ (B − A)": cmp.delta}, index=pd.RangeIndex(1, len(captions) + 1, name="#"))
+
+
+def sigmoid_line(res: ContrastiveResult, name: str) -> str:
+    """One checkpoint's sigmoid loss on the batch at its own (t, b) (SigLIP's when it has none)."""
+    from clap_core.sigmoid import resolve_tb, sigmoid_from_cosine
+
+    t, b, _ = resolve_tb(state.checkpoint(name).model)
+    sg = sigmoid_from_cosine(res.cosine, t, b)
+    return (f"sigmoid: L_sig {sg.loss:.4f} (pairs {sg.loss_positive:.4f}, negatives {sg.loss_negative:.4f}; chance "
+            f"{sg.chance:.4f}) at t = {t:.3g}, b = {b:.3g}")
 
 
 def loss_alone(cmp: Comparison, names: tuple[str, str]) -> str:
