@@ -89,3 +89,15 @@ def test_compare_shows_each_checkpoint_s_sigmoid_loss():
     assert not at.exception
     lines = [plain(c.value) for c in at.caption if plain(c.value).startswith("sigmoid: L_sig")]
     assert len(lines) == 2 and "t = 10, b = -10" in lines[0]
+
+
+def test_the_embedding_map_under_the_sigmoid(engine):
+    at = open_app("pages/loss.py")
+    at.radio(key="loss-pick").set_value("sigmoid").run()
+    at.switch_page("pages/embedding_map.py").run()
+    assert not at.exception
+    _, res, sg = engine(at)
+    table = at.dataframe[0].value
+    assert "σ(Z_ij) (the cell alone)" in table.columns
+    pull = float(table["weight τ·|G|"].iloc[0])  # caption 1's pull: t·|∂L_sig/∂Z_11|
+    assert pull == pytest.approx(sg.t * abs(sg.grad_Z[0, 0]), rel=1e-3)

@@ -3,6 +3,8 @@ the modality gap next to a random-weight model's, and one item's forces in detai
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -22,6 +24,8 @@ from clap_core.geometry import (
 )
 
 from . import state, text
+from .sigmoid import loss_kind
+from .sigmoid import result as sigmoid_result
 
 TEXT_COLOUR, CLIP_COLOUR = "#1f77b4", "#ff7f0e"
 PULL_COLOUR, PUSH_COLOUR, TOTAL_COLOUR = "#2ca02c", "#d62728", "#444444"
@@ -30,9 +34,14 @@ ARROW_SHARE = 0.18  # the longest arrow drawn is this share of the map's width
 
 
 def batch_map() -> tuple[np.ndarray, np.ndarray, ContrastiveResult, EmbeddingMap]:
-    """(E_t, E_a, the loss terms, the map) of the current batch at the τ in use."""
+    """(E_t, E_a, the loss terms, the map) of the current batch at the τ in use. With the sigmoid chosen on the Loss
+    page, the terms that move the embeddings are the sigmoid's: ∂L_sig/∂Z in place of ∂L/∂C and t in place of τ
+    (−∂L/∂ê_t,i = −t·Σ_j ∂L_sig/∂Z_ij·ê_a,j, the same chain rule), and σ(Z) in place of both softmaxes."""
     E_t, E_a = state.embeddings()
     res = state.result()
+    if loss_kind() == "sigmoid":
+        sg = sigmoid_result(res)
+        res = dataclasses.replace(res, grad_C=sg.grad_Z, tau=sg.t, P_text=sg.sigma, P_audio=sg.sigma)
     return E_t, E_a, res, embedding_map(E_t, E_a, res)
 
 
@@ -165,7 +174,8 @@ def forces_figure(f: ItemForces, E_t: np.ndarray, E_a: np.ndarray, captions: lis
 def forces_table(f: ItemForces, captions: list[str], names: list[str], res: ContrastiveResult) -> pd.DataFrame:
     """One row per term: the pull, the heaviest pushes, the other negatives together and the total."""
     others = names if f.kind == CAPTION else captions
-    cell = "P_text[i, j] (caption i's row)", "P_audio[i, j] (clip j's column)"
+    cell = (("σ(Z_ij) (the cell alone)", "σ(Z_ij) (the same cell)") if loss_kind() == "sigmoid" else
+            ("P_text[i, j] (caption i's row)", "P_audio[i, j] (clip j's column)"))
     rows = [{"term": "pull towards its partner", "other item": others[f.pull.other], "weight τ·|G|": f.pull.weight,
              cell[0]: f.pull.p_text, cell[1]: f.pull.p_audio, "length (tangent)": float(np.linalg.norm(f.pull.vector))}]
     rows += [{"term": f"push {r + 1}", "other item": others[p.other], "weight τ·|G|": p.weight, cell[0]: p.p_text,
