@@ -39,7 +39,12 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line on stderr (no usage block) and exit code 2."""
+    """argparse, but a bad argument is one line on stderr (no usage block) and exit code 2, and no abbreviated flags
+    (with both --b and --batch, "--b" must not guess)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"error: {message}\n")
