@@ -5,6 +5,7 @@ import streamlit as st
 from ui import evaluate as ev
 from ui import state, zeroshot
 from ui.figures import confusion
+from ui.retrieval import twin_frame
 from ui.screen import chart
 from ui.text import md
 
@@ -151,7 +152,7 @@ if res.twins:
     st.caption(f"{tw['pairs']} twin pairs, found by {md(tw['found_by'])}: the text score asks both clips of a pair to pick "
                "their own caption, the audio score both captions their own clip, the group score both; a tie counts as "
                "a failure.")
-    st.dataframe(ev.twins_frame(tw), width="stretch", key="ev-twins",
+    st.dataframe(twin_frame(tw), width="stretch", key="ev-twins",
                  column_config={c: st.column_config.NumberColumn(format="%.1f %%") for c in ("score", "chance")})
 
 if res.attributes:

@@ -186,14 +186,6 @@ def folds_frame(res: EvalResult) -> pd.DataFrame:
                           "accuracy %": 100 * f["accuracy"]} for f in res.folds["folds"]])
 
 
-def twins_frame(figures: dict) -> pd.DataFrame:
-    """The twin test's text, audio and group scores beside their chance levels, in percent."""
-    names = {"text": "text: both clips pick their caption", "audio": "audio: both captions pick their clip",
-             "group": "group: both"}
-    return pd.DataFrame({"score": [100 * figures[k] for k in names], "chance": [100 * figures["chance"][k] for k in names]},
-                        index=pd.Index(list(names.values()), name="twin test"))
-
-
 def export_json(res: EvalResult) -> str:
     """Every figure of the result as JSON (what the CLI's evaluate --json prints)."""
     return json.dumps(res.to_dict(), indent=1)
