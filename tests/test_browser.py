@@ -92,9 +92,24 @@ def charts_drawn(pg) -> None:
         .every(c => c.querySelector('.main-svg'))""")
 
 
-def goto_page(pg, title: str) -> None:
-    pg.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
-    pg.locator("h1", has_text=title.split()[0]).first.wait_for()
+def goto_page(pg, title: str, tries: int = 3) -> None:
+    """Open a page from the sidebar. Just after a page loads, the viewport component (ui/screen.py) sends the
+    screen's width, which starts one more run of the page the browser was on; a click that lands between the two
+    runs can be overtaken by it and leave the browser where it was. So the click is repeated (at most ``tries``
+    times) until the page's heading is there: waiting for a state, not for a time."""
+    link = pg.locator("[data-testid=stSidebarNav] a", has_text=title).first
+    heading = pg.locator("h1", has_text=title.split()[0]).first
+    for attempt in range(tries):
+        link.click()
+        try:
+            heading.wait_for(timeout=40_000)
+            break
+        except Exception as e:  # playwright's TimeoutError (imported lazily, as the fixtures do)
+            if type(e).__name__ != "TimeoutError":
+                raise
+            if attempt == tries - 1:
+                raise
+            idle(pg)
     idle(pg)
 
 
