@@ -84,10 +84,14 @@ with ex:
               args=("scenario", DEFAULT_SCENARIO))
     st.caption("Real recordings: freesound.org (xserra and contributors), via sms-tools, CC BY 4.0, unchanged.")
 with bf:
-    st.download_button("Download batch", data=actions.batch_file(), file_name="clap-batch.zip", mime="application/zip",
-                       key="download-batch", on_click="ignore", disabled=not len(state.batch()),
-                       help="A zip: the clips as uploaded, batch.csv (file, name, caption, label, source) and settings.json "
-                            "(checkpoint, long-clip policy, τ).")
+    if bf.open:  # the zip is made only while this tab is open (ui.actions.batch_zip says why and what it costs)
+        st.download_button("Download batch", data=actions.batch_zip() if len(state.batch()) else b"",
+                           file_name="clap-batch.zip", mime="application/zip", key="download-batch", on_click="ignore",
+                           disabled=not len(state.batch()),
+                           help="A zip: the clips as uploaded, batch.csv (file, name, caption, label, source) and "
+                                "settings.json (checkpoint, long-clip policy, τ).")
+    else:
+        actions.drop_batch_zip()
     open_key = f"open-batch-{ss.open_round}"
     st.file_uploader("Open batch (.zip) — it replaces the batch (Undo brings it back); a file that cannot be used "
                      "leaves the batch as it is", type=["zip"], key=open_key, on_change=actions.open_batch,

@@ -260,11 +260,16 @@ def test_a_downloaded_batch_opens_in_a_new_session_with_its_settings():
     at.button(key="shuffle").click().run()
     at.selectbox(key="pair-pick").select_index(0).run()
     at.button(key="remove-one").click().run()
+    assert not at.exception and not at.get("download_button")  # the zip is made only while its tab is open
+    at.session_state["batch-tabs"] = "Batch file"
+    at.run()
     assert not at.exception and at.download_button(key="download-batch").label == "Download batch"
     ss = at.session_state
     items = ss.batch
-    # what Download batch serves (ui.actions.batch_file): the batch and ui.state.batch_settings() of the session
-    data = write_batch_zip(items, {"checkpoint": ss.checkpoint, "policy": ss.policy, "tau": ss.taus.get(ss.checkpoint)})
+    # what Download batch serves (ui.actions.batch_zip): the batch and ui.state.batch_settings() of the session
+    data = ss["batch-zip"][2]
+    assert data == write_batch_zip(items, {"checkpoint": ss.checkpoint, "policy": ss.policy,
+                                           "tau": ss.taus.get(ss.checkpoint)})
 
     fresh = open_app()
     assert fresh.session_state.policy == "windows" and not fresh.session_state.taus

@@ -62,6 +62,18 @@ def server():
 
 
 @pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium for the tests that open several pages or contexts of their own."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                                              "--disable-background-networking", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
 def page():
     from playwright.sync_api import sync_playwright
 
@@ -92,25 +104,19 @@ def charts_drawn(pg) -> None:
         .every(c => c.querySelector('.main-svg'))""")
 
 
-def goto_page(pg, title: str, tries: int = 3) -> None:
-    """Open a page from the sidebar. Just after a page loads, the viewport component (ui/screen.py) sends the
-    screen's width, which starts one more run of the page the browser was on; a click that lands between the two
-    runs can be overtaken by it and leave the browser where it was. So the click is repeated (at most ``tries``
-    times) until the page's heading is there: waiting for a state, not for a time."""
-    link = pg.locator("[data-testid=stSidebarNav] a", has_text=title).first
-    heading = pg.locator("h1", has_text=title.split()[0]).first
-    for attempt in range(tries):
-        link.click()
-        try:
-            heading.wait_for(timeout=40_000)
-            break
-        except Exception as e:  # playwright's TimeoutError (imported lazily, as the fixtures do)
-            if type(e).__name__ != "TimeoutError":
-                raise
-            if attempt == tries - 1:
-                raise
-            idle(pg)
-    idle(pg)
+def drawn(pg) -> None:
+    """Wait until the page has been drawn for this screen: on a page load the first run cannot know the viewport's
+    width, and the viewport component's first report (ui/screen.py) starts one more run, whose style element says
+    the width it drew for. A click that lands between the two runs could be overtaken by the second one."""
+    pg.locator("style[data-drawn-for]:not([data-drawn-for=unknown])").first.wait_for(state="attached")
+    pg.locator(IDLE).wait_for()
+
+
+def goto_page(pg, title: str) -> None:
+    drawn(pg)
+    pg.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
+    pg.locator("h1", has_text=title.split()[0]).first.wait_for()
+    drawn(pg)
 
 
 def shot(pg, name: str) -> None:
@@ -130,6 +136,7 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
     pg.goto(server)
     pg.get_by_text("12 pairs", exact=True).wait_for()
     idle(pg, "button >> text=Clear the batch")
+    drawn(pg)  # the run that knows the screen's width has ended
     first_render = time.time() - t0
     pg.wait_for_function("""() => { const a = [...document.querySelectorAll('audio')];
         return a.length === 12 && a.every(x => x.readyState >= 1); }""")  # the players know their length
@@ -224,6 +231,7 @@ def test_scenarios_in_chromium(server, page):
     pg.goto(server)
     pg.get_by_text("12 pairs", exact=True).wait_for()
     idle(pg)
+    drawn(pg)  # the run that knows the screen's width has ended
     pg.get_by_role("combobox", name="Scenario: a shipped batch that shows one thing").click()
     pg.get_by_role("option", name="Hard negatives").click()
     pg.get_by_text("Four pairs of twins", exact=False).wait_for()  # the picked scenario's text, before loading it
@@ -256,6 +264,7 @@ def test_a_deep_link_into_a_fresh_server_opens_that_page(page):
         page.goto(url + "/loss")
         page.get_by_text("chance level log N").wait_for()
         idle(page)
+        drawn(page)  # the run that knows the screen's width has ended
         assert page.locator("[data-testid=stSidebarNav] a", has_text="Similarity matrix").count() == 1
         assert page.get_by_text("τ in use").count() == 1
         assert page.locator("h1", has_text="Loss").count() == 1

@@ -6,7 +6,7 @@ import os
 import re
 
 import pytest
-from test_browser import CHROMIUM, goto_page, idle, metric_value, shot
+from test_browser import CHROMIUM, drawn, goto_page, idle, metric_value, shot
 from test_browser import page as page  # noqa: F401  (fixtures)
 from test_browser import server as server  # noqa: F401
 
@@ -18,6 +18,7 @@ def test_retrieval_and_evaluate_in_chromium(server, page):  # noqa: F811
     pg = page
     pg.goto(server)
     idle(pg, "[data-testid=stSidebarNav]")
+    drawn(pg)  # the run that knows the screen's width has ended
 
     goto_page(pg, "Retrieval")
     pg.get_by_text("This is caption 1's text: its own clip", exact=False).wait_for()  # the query starts as caption 1
@@ -52,6 +53,7 @@ def test_the_health_check_in_chromium(server, page):  # noqa: F811
     pg = page
     pg.goto(server)
     idle(pg, "[data-testid=stSidebarNav]")
+    drawn(pg)  # the run that knows the screen's width has ended
     goto_page(pg, "Health check")
     pg.get_by_role("button", name="Run the health check").click()
     pg.get_by_text("Checked bundled in", exact=False).wait_for()

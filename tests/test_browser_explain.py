@@ -3,13 +3,14 @@ as `make run` opens them (screenshots for the README in build/screenshots/)."""
 
 import re
 
-from test_browser import SHOTS, charts_drawn, goto_page, idle, metric_value, page, pytestmark, server, shot  # noqa: F401
+from test_browser import SHOTS, charts_drawn, drawn, goto_page, idle, metric_value, page, pytestmark, server, shot  # noqa: F401
 
 
 def test_the_explaining_views_in_chromium(server, page):  # noqa: F811
     pg = page
     pg.goto(server)
     idle(pg, "button >> text=Clear the batch")
+    drawn(pg)  # the run that knows the screen's width has ended
 
     # the Loss page's τ sweep: three curves, chance, the marks, τ* and the words beside it
     goto_page(pg, "Loss")

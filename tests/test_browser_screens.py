@@ -4,32 +4,20 @@ square numbered heatmaps and no Plotly toolbar on the phone, and Compare's two h
 their numbers at 1366 px."""
 
 import pytest
-from test_browser import CHROMIUM, IDLE, SHOTS, charts_drawn, pytestmark, server  # noqa: F401
+from test_browser import IDLE, SHOTS, browser, charts_drawn, drawn, pytestmark, server  # noqa: F401
 
 PAGES = ["", "similarity", "loss", "zero_shot", "embedding_map", "answers", "train", "check", "retrieval", "evaluate",
          "compare"]
 OUT = SHOTS / "screens"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                                              "--disable-background-networking", "--no-first-run"])
-        yield b
-        b.close()
-
-
 def visit(pg, url: str) -> None:
-    """Open a page and wait as Streamlit's e2e suite does: a title, the script idle, the charts drawn; twice, because
-    the first report of the viewport's width reruns the page once."""
+    """Open a page and wait as Streamlit's e2e suite does: a title, the page drawn for this screen's width (the
+    viewport's first report reruns the page once), the script idle, the charts drawn."""
     pg.goto(url)
-    for _ in range(2):
-        pg.locator("h1").first.wait_for()
-        pg.locator(IDLE).wait_for()
-        charts_drawn(pg)
+    pg.locator("h1").first.wait_for()
+    drawn(pg)
+    charts_drawn(pg)
 
 
 def layout_facts(pg) -> dict:

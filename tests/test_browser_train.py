@@ -4,7 +4,7 @@ weights on another page, reset; saves build/screenshots/train.png."""
 import re
 
 from playwright.sync_api import expect
-from test_browser import charts_drawn, goto_page, idle, metric_value, page, pytestmark, server, shot  # noqa: F401
+from test_browser import charts_drawn, drawn, goto_page, idle, metric_value, page, pytestmark, server, shot  # noqa: F401
 
 PROGRESS = "[data-testid=stProgress]"
 
@@ -31,6 +31,7 @@ def test_train_on_this_batch_in_chromium(server, page):  # noqa: F811
     pg = page
     pg.goto(server)
     idle(pg, "h1")
+    drawn(pg)  # the run that knows the screen's width has ended
     pg.get_by_role("button", name="Shuffle the captions", exact=True).click()  # a batch the model gets wrong
     idle(pg, "button:has-text('Restore the captions'):not([disabled])")
     goto_page(pg, "Loss")

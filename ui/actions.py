@@ -3,8 +3,6 @@ steps). Each action changes the batch through clap_core's Batch and leaves one l
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import streamlit as st
 
 from clap_core.batch import FileOutcome
@@ -180,10 +178,31 @@ def clear() -> None:
     _say()
 
 
-def batch_file() -> Callable[[], bytes]:
-    """What Download batch serves: the batch as a zip (clips, batch.csv, settings.json), made on the click."""
+def batch_zip() -> bytes:
+    """What Download batch serves: the batch as a zip (clips, batch.csv, settings.json).
+
+    Made while the Batch file tab is open, once per batch and settings, and handed to the button as bytes: the zip is
+    deterministic, so every rerun serves it under the same URL and a click that lands while the page reruns (or while
+    other sessions run) still finds its file. A zip made only on the click (a callable) is a placeholder that
+    Streamlit drops whenever a run starts and any session's run ends before the button is drawn again: that click
+    failed ("Deferred file … not found"). Memory: one copy of the zip (Streamlit's store keeps the same bytes
+    object) while the tab is open — the clips as uploaded plus a few KB, 2.1 MB for the 12-pair default batch;
+    :func:`drop_batch_zip` lets it go when the tab closes."""
     items, settings = state.batch(), state.batch_settings()
-    return lambda: write_batch_zip(items, settings)
+    held = st.session_state.get(_ZIP_KEY)
+    if held is not None and held[0] is items and held[1] == settings:
+        return held[2]
+    data = write_batch_zip(items, settings)
+    st.session_state[_ZIP_KEY] = (items, settings, data)
+    return data
+
+
+def drop_batch_zip() -> None:
+    """Forget the zip :func:`batch_zip` made (the Batch file tab is closed)."""
+    st.session_state.pop(_ZIP_KEY, None)
+
+
+_ZIP_KEY = "batch-zip"
 
 
 def _apply_settings(settings: dict) -> list[tuple[str, str]]:

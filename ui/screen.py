@@ -24,7 +24,7 @@ export default function (component) {
 }
 """
 CSS = """
-<style>
+<style data-drawn-for="{width}">
 .katex-display { overflow-x: auto; overflow-y: hidden; padding-bottom: 2px; }
 </style>
 """
@@ -32,9 +32,11 @@ _viewport = st.components.v2.component("clap_explorer_viewport", js=_JS)
 
 
 def track() -> None:
-    """Mount the width reader and the CSS (app.py, once per run, before the page)."""
+    """Mount the width reader and the CSS (app.py, once per run, before the page). The style element says which width
+    the run drew for (``data-drawn-for``: CSS px, or ``unknown`` on the first run of a page load, before the browser
+    has reported it), so that a test can wait for the layout a screen gets instead of for a time."""
     _viewport(key="viewport", on_width_change=lambda: None)
-    st.html(CSS)
+    st.html(CSS.replace("{width}", str(width() or "unknown")))  # the width this run draws for, in the page's DOM
 
 
 def width() -> int | None:
