@@ -9,6 +9,7 @@ positive pair; every other combination is a negative.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -51,6 +52,7 @@ class Pair:
     label: str = ""
     source: str = "upload"  # upload, recording, example, file
     data: bytes | None = None  # the file as given, for a player; None when it was read from a path
+    file_sha: str | None = None  # SHA-256 of ``data`` (hex), computed once when the pair is made and carried by edits
 
     @property
     def name(self) -> str:
@@ -199,7 +201,8 @@ class Batch:
             caption = captions[k] if captions is not None and captions[k] is not None else default_caption(name)
             data = bytes(src) if isinstance(src, (bytes, bytearray, memoryview)) else None
             pairs.append(Pair(f"{clip.key[:10]}-{next_id}", clip, str(caption),
-                              str(labels[k] or "") if labels is not None else "", source, data))
+                              str(labels[k] or "") if labels is not None else "", source, data,
+                              hashlib.sha256(data).hexdigest() if data is not None else None))
             next_id += 1
             outcomes.append(FileOutcome(name, True))
         return dataclasses.replace(self, pairs=tuple(pairs), next_id=next_id), outcomes

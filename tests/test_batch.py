@@ -52,6 +52,24 @@ def test_same_clip_twice_has_two_uids_and_one_content_key(fmts):
     assert new[0].uid != new[1].uid and new[0].clip.key == new[1].clip.key
 
 
+def test_the_file_hash_is_computed_once_and_carried_by_every_edit(fmts, monkeypatch):
+    import hashlib
+
+    from ui import store
+
+    new, _ = Batch().add_files([("a.flac", fmts["flac"]), ("b.m4a", fmts["m4a-aac"])])
+    assert [p.file_sha for p in new] == [hashlib.sha256(fmts[k]).hexdigest() for k in ("flac", "m4a-aac")]
+    later = new.with_edits(["x", "y"], ["", "l"]).move(0, 1).shuffle_captions().remove([new[1].uid])
+    assert later[0].file_sha == new[0].file_sha and later[0].data is new[0].data
+
+    class NoHashing:
+        def sha256(self, *_):
+            raise AssertionError("hashed again")
+
+    monkeypatch.setattr(store, "hashlib", NoHashing())
+    assert store.file_of(later[0]) == (new[0].data, new[0].file_sha)  # what the batch store keeps: no second hash
+
+
 def test_edit_move_remove_shuffle_restore_return_new_batches():
     b = default_batch()
     assert len(b) == 12 and b.names[0] == "demo-low-tone.flac" and b.labels[0] == "low tone"  # the own-world scenario

@@ -171,8 +171,7 @@ def replace_batch(new: Batch, what: str) -> None:
     ``?b=`` record stays as it was and comes back with :func:`undo`. ``what`` says what was done ("Loaded …")."""
     ss = st.session_state
     if len(batch()):
-        entry = {"batch": batch(), "what": what, "link": ss.get("store_id"), "memo": ss.get("store_memo"),
-                 "scenario": ss.get("scenario")}
+        entry = {"batch": batch(), "what": what, "link": ss.get("store_id"), "scenario": ss.get("scenario")}
         ss.undo_stack = [*ss.get("undo_stack", []), entry][-UNDO_DEPTH:]
     store.forget_link()  # the new batch gets a link of its own
     ss.upload_round = ss.get("upload_round", 0) + 1  # the uploader's list was about the batch that went
@@ -194,7 +193,7 @@ def undo() -> None:
     ss.undo_stack = ss.undo_stack[:-1]
     ss.scenario = entry["scenario"]
     if entry["link"]:
-        ss.store_id, ss.store_memo = entry["link"], entry["memo"] or {}
+        ss.store_id = entry["link"]
     else:
         store.forget_link()
     set_batch(entry["batch"])

@@ -70,10 +70,10 @@ class BatchStore:
         record = {"format": RECORD_FORMAT, "pairs": entries, "settings": settings}
         self.cache.set(("batch", batch_id), json.dumps(record, ensure_ascii=False))
 
-    def load(self, batch_id: str,
-             limits: Limits = LIMITS) -> tuple[Batch, list[FileOutcome], dict[int, tuple[bytes, str]]] | None:
-        """The batch saved under ``batch_id`` (its clips decoded within ``limits``), one outcome per pair and a
-        memo {id(bytes): (bytes, sha)}; None when there is no such record."""
+    def load(self, batch_id: str, limits: Limits = LIMITS) -> tuple[Batch, list[FileOutcome]] | None:
+        """The batch saved under ``batch_id`` (its clips decoded within ``limits``) and one outcome per pair; None
+        when there is no such record. Each pair's ``file_sha`` is computed from the bytes read back, so a clip whose
+        bytes changed in the store would be saved under its true hash, not the record's."""
         raw = self.cache.get(("batch", batch_id)) if valid_id(batch_id) else None
         if not isinstance(raw, str):
             return None
@@ -83,9 +83,7 @@ class BatchStore:
         for sha in dict.fromkeys(r["file"] for r in rows):
             data = self.cache.get(("clip", sha))
             payload[sha] = data if isinstance(data, bytes) else GONE
-        batch, outcomes = assemble_batch(rows, payload, limits)
-        memo = {id(d): (d, sha) for sha, d in payload.items() if isinstance(d, bytes)}
-        return batch, outcomes, memo
+        return assemble_batch(rows, payload, limits)
 
 
 @functools.lru_cache(maxsize=8)
@@ -103,6 +101,15 @@ def _problem(e: Exception) -> str:
     return f"{type(e).__name__}: {str(e).strip() or 'no detail'}".splitlines()[0]
 
 
+def file_of(pair) -> tuple[bytes, str]:
+    """(the bytes the store keeps for a pair, their SHA-256): the file as given with the hash the pair carries
+    (computed once, when the pair was made); for a pair read from a path, its float32 WAV (batchfile.clip_bytes)."""
+    if pair.data is not None and pair.file_sha is not None:
+        return pair.data, pair.file_sha
+    data = clip_bytes(pair)[0]
+    return data, hashlib.sha256(data).hexdigest()
+
+
 def save(batch: Batch, settings: dict) -> None:
     """Keep the session's batch and its ``settings`` (ui.state.batch_settings) in the store (ui.state.set_batch
     calls this after every change); the first save of a session makes its id and puts it in the URL."""
@@ -115,19 +122,12 @@ def save(batch: Batch, settings: dict) -> None:
         return
     try:
         store = _store()
-        memo = ss.get("store_memo", {})
-        entries, fresh = [], {}
+        saved = ss.get("store_saved", set())  # clips this session has put in the store
+        entries = []
         for pair in batch:
-            hit = memo.get(id(pair.data)) if pair.data is not None else None
-            if hit is not None and hit[0] is pair.data:  # saved before in this session: only if evicted since
-                data, sha = hit
-                store.put_clip(sha, data, touch=False)
-            else:
-                data = clip_bytes(pair)[0]
-                sha = hashlib.sha256(data).hexdigest()
-                store.put_clip(sha, data)
-            if pair.data is not None:
-                fresh[id(pair.data)] = (pair.data, sha)
+            data, sha = file_of(pair)
+            store.put_clip(sha, data, touch=sha not in saved)  # touched once per session, not on every edit
+            saved.add(sha)
             entries.append({"sha": sha, "name": pair.name, "caption": pair.caption, "label": pair.label,
                             "source": pair.source})
         batch_id = ss.get("store_id") or secrets.token_urlsafe(9)
@@ -135,7 +135,7 @@ def save(batch: Batch, settings: dict) -> None:
     except Exception as e:  # a full disk or a locked database must not cost the batch in hand
         ss.store_error = _problem(e)
         return
-    ss.store_memo, ss.store_id, ss.store_error = fresh, batch_id, None  # the memo holds the current pairs only
+    ss.store_saved, ss.store_id, ss.store_error = saved, batch_id, None
     keep_link()
 
 
@@ -160,8 +160,7 @@ def restored_or(make: Callable[[], Batch], settings: Callable[[], dict]) -> Batc
         ss.messages = [("info", "The batch of this link is no longer kept on the server (it keeps batches while "
                                 "space allows); here is the example batch.")]
         return make()
-    batch, outcomes, memo = found
-    ss.store_memo = memo
+    batch, outcomes = found
     lost = [o.message for o in outcomes if not o.added]
     ss.messages = [("error", m) for m in lost] + [("ok", f"The batch of this link is back: {len(batch)} pairs.")]
     save(batch, settings())
@@ -171,7 +170,6 @@ def restored_or(make: Callable[[], Batch], settings: Callable[[], dict]) -> Batc
 def forget_link() -> None:
     """This session's batch is no longer kept: drop its id from the session and the URL."""
     st.session_state.pop("store_id", None)
-    st.session_state.pop("store_memo", None)
     if QUERY_KEY in st.query_params:
         del st.query_params[QUERY_KEY]
 
