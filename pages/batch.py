@@ -128,6 +128,8 @@ st.data_editor(
                    "true label": st.column_config.TextColumn(help="optional; used for zero-shot accuracy")},
 )
 items = state.batch()  # the table's edits are in already: app.py takes them before anything is drawn
+if (taken := actions.edits_line()) is not None:
+    st.caption(taken)
 demo_notice()
 for note in state.caption_notes(items):
     st.warning(note, icon=":material/short_text:")

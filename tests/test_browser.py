@@ -224,6 +224,34 @@ def test_the_explorer_in_chromium(server, page, tmp_path):
           f"L {before} → {after} with τ = 1")
 
 
+def test_each_caption_edit_is_named_under_the_table(server, page):  # noqa: F811
+    """Four captions typed one after another in the grid's cell editor, each as soon as the line under the table has
+    named the one before: every one reaches the batch, and the line names it with its text as received."""
+    pg = page
+    pg.goto(server)
+    pg.get_by_text("12 pairs", exact=True).first.wait_for()
+    idle(pg)
+    drawn(pg)
+    grid = pg.locator("[data-testid=stDataFrame]").first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    line = pg.get_by_text("Taken from the table and kept", exact=False)
+    typed = [f"my caption {i + 1} *as typed*" for i in range(4)]
+    for i, text in enumerate(typed):
+        pg.mouse.dblclick(box["x"] + 300, box["y"] + 35 + 17 + 35 * i)  # row i + 1, the caption column
+        editor = pg.locator("textarea.gdg-input")
+        editor.wait_for()
+        editor.fill(text)
+        pg.keyboard.press("Enter")
+        line.filter(has_text=f"caption {i + 1} “{text}”").wait_for()
+        idle(pg)
+    said = line.inner_text()
+    assert said.startswith("Taken from the table and kept (a reload keeps them): caption 1 “my caption 1 *as typed*”")
+    for i, text in enumerate(typed):
+        assert f"caption {i + 1} “{text}”" in said, said
+        pg.locator(f"[data-testid=glide-cell-2-{i}]", has_text=text).wait_for(state="attached")
+
+
 def test_scenarios_in_chromium(server, page):
     """Load the hard-negatives scenario on the Batch page; every page says so; the class-only checkpoint
     cannot separate the twins that the default one can."""

@@ -126,3 +126,27 @@ def test_zero_shot_offers_the_batch_labels_when_none_is_in_the_preset():
     assert "None of the clips' true labels (dog, piano) is among these labels" in text
     assert "Labels of this batch" in text
     assert not any("Give clips a true label" in plain(c.value) for c in at.caption)
+
+
+def test_every_table_edit_the_app_takes_is_named_under_the_table():
+    """The grid can drop keys typed before its editor opens; the app names each cell it took, as received."""
+    at = open_app()
+    editor = f"editor-{at.session_state['editor_version'] if 'editor_version' in at.session_state else 0}"
+    line = "Taken from the table and kept (a reload keeps them): "
+    assert not [c for c in at.caption if plain(c.value).startswith(line)]  # nothing before the first edit
+    at.session_state[editor] = {"edited_rows": {0: {"caption": "my *own* words"}, 2: {"caption": "x"},
+                                                1: {"true label": "dog"}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    shown = [plain(c.value) for c in at.caption if plain(c.value).startswith(line)]
+    assert shown == [line + "caption 1 “my *own* words” · caption 3 “x” · true label 2 “dog”."], shown
+    assert at.session_state.batch.captions[0] == "my *own* words" and at.session_state.batch.labels[1] == "dog"
+
+    # the grid sends its edits so far each time: caption 1 again moves to the end, the others stay named
+    at.session_state[editor] = {"edited_rows": {0: {"caption": "again"}, 2: {"caption": "x"}, 1: {"true label": "dog"}},
+                                "added_rows": [], "deleted_rows": []}
+    at.run()
+    shown = [plain(c.value) for c in at.caption if plain(c.value).startswith(line)]
+    assert shown == [line + "caption 3 “x” · true label 2 “dog” · caption 1 “again”."], shown
+
+    at.button(key="shuffle").click().run()  # the table is redrawn from the batch: the line was about the old one
+    assert not [c for c in at.caption if plain(c.value).startswith(line)]

@@ -160,6 +160,7 @@ def set_batch(new: Batch, from_editor: bool = False) -> None:
     store.save(new, batch_settings())  # kept on the server for a reload (ui/store.py)
     if not from_editor:
         st.session_state.editor_version = st.session_state.get("editor_version", 0) + 1
+        st.session_state.pop("table_edits", None)  # the cells it names were about the table that went
 
 
 UNDO_DEPTH = 5  # replaced batches a session can bring back (each holds its clips: they are shared, not copied)
