@@ -298,6 +298,19 @@ def test_a_downloaded_batch_opens_in_a_new_session_with_its_settings():
     assert any("made with the checkpoint laion/clap-htsat-unfused" in plain(i.value) for i in fresh.info)
 
 
+def test_a_batch_too_big_to_hold_gets_its_zip_made_on_the_click(monkeypatch):
+    from ui import actions
+
+    at = open_app("pages/batch.py")
+    at.session_state["batch-tabs"] = "Batch file"
+    at.run()
+    assert "batch-zip" in at.session_state and not at.download_button(key="download-batch").proto.deferred_file_id
+    monkeypatch.setattr(actions, "HELD_ZIP_MB", 1)  # the default batch's 2.1 MB of clips is now "too big to hold"
+    at.run()
+    assert not at.exception and "batch-zip" not in at.session_state  # the held zip is let go
+    assert at.download_button(key="download-batch").proto.deferred_file_id  # made when it is downloaded
+
+
 def test_a_reload_brings_back_the_edited_batch():
     at = open_app()
     assert "b" not in at.query_params  # nothing is kept before the first change

@@ -3,6 +3,8 @@ steps). Each action changes the batch through clap_core's Batch and leaves one l
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from clap_core.batch import FileOutcome
@@ -208,17 +210,24 @@ def clear() -> None:
     _say()
 
 
-def batch_zip() -> bytes:
+HELD_ZIP_MB = 64  # a batch whose clips take more gets its zip made on the click, not held while the tab is open
+
+
+def batch_zip() -> bytes | Callable[[], bytes]:
     """What Download batch serves: the batch as a zip (clips, batch.csv, settings.json).
 
     Made while the Batch file tab is open, once per batch and settings, and handed to the button as bytes: the zip is
     deterministic, so every rerun serves it under the same URL and a click that lands while the page reruns (or while
     other sessions run) still finds its file. A zip made only on the click (a callable) is a placeholder that
-    Streamlit drops whenever a run starts and any session's run ends before the button is drawn again: that click
-    failed ("Deferred file … not found"). Memory: one copy of the zip (Streamlit's store keeps the same bytes
-    object) while the tab is open — the clips as uploaded plus a few KB, 2.1 MB for the 12-pair default batch;
-    :func:`drop_batch_zip` lets it go when the tab closes."""
+    Streamlit drops whenever this session's run has started and any session's run ends before the button is drawn
+    again: that click failed ("Deferred file … not found"). Memory: one copy of the zip (Streamlit's store keeps the
+    same bytes object) while the tab is open — the clips as uploaded plus a few KB, 2.1 MB for the 12-pair default
+    batch; :func:`drop_batch_zip` lets it go when the tab closes. A batch whose clips take more than HELD_ZIP_MB gets
+    the callable instead: its zip exists only while it is being downloaded."""
     items, settings = state.batch(), state.batch_settings()
+    if sum(len(p.data) if p.data is not None else p.clip.samples.nbytes for p in items) > HELD_ZIP_MB * 1_000_000:
+        drop_batch_zip()
+        return lambda: write_batch_zip(items, settings)
     held = st.session_state.get(_ZIP_KEY)
     if held is not None and held[0] is items and held[1] == settings:
         return held[2]
