@@ -154,7 +154,8 @@ def edits_line() -> str | None:
     with their text as received, so that an edit the grid never sent cannot vanish silently. The grid can drop one:
     keys typed before its cell editor has opened, and, in a burst of edits typed while the page is still rerunning
     for the previous one, a whole cell's commit (measured in Chromium: 1–3 of 8 edits made back to back within
-    ~0.3 s of each other; none of 5 typed at 100 ms per key). None before the first edit. Markdown-escaped."""
+    ~0.3 s of each other, as in a minimal app with nothing but a data editor; none of 5 typed at 100 ms per key).
+    None before the first edit. Markdown-escaped."""
     taken = st.session_state.get("table_edits") or {}
     if not taken:
         return None
