@@ -90,7 +90,7 @@ with bf:
                            disabled=not len(state.batch()),
                            help="A zip: the clips as uploaded, batch.csv (file, name, caption, label, source) and "
                                 "settings.json (checkpoint, long-clip policy, τ).")
-    else:
+    if not bf.open or not len(state.batch()):
         actions.drop_batch_zip()
     open_key = f"open-batch-{ss.open_round}"
     st.file_uploader("Open batch (.zip) — it replaces the batch (Undo brings it back); a file that cannot be used "

@@ -309,6 +309,11 @@ def test_a_batch_too_big_to_hold_gets_its_zip_made_on_the_click(monkeypatch):
     at.run()
     assert not at.exception and "batch-zip" not in at.session_state  # the held zip is let go
     assert at.download_button(key="download-batch").proto.deferred_file_id  # made when it is downloaded
+    monkeypatch.setattr(actions, "HELD_ZIP_MB", 64)
+    at.run()
+    assert "batch-zip" in at.session_state
+    at.button(key="clear").click().run()  # an empty batch: nothing to download, nothing held
+    assert not at.exception and at.download_button(key="download-batch").disabled and "batch-zip" not in at.session_state
 
 
 def test_a_reload_brings_back_the_edited_batch():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections.abc import Callable
@@ -12,6 +13,8 @@ from clap_core.batch import Batch
 from clap_core.checkpoints import LoadedCheckpoint, load_checkpoint
 from clap_core.embed import Embedder
 from clap_core.features import DEFAULT_POLICY
+
+_LOG = logging.getLogger(__name__)
 
 
 class _Slot(dict):
@@ -60,8 +63,11 @@ def _warm(name: str, precision: str, _batch: Batch) -> threading.Thread:
     emb = get_embedder(name, precision)
 
     def run() -> None:  # captions first (milliseconds), so a session never waits on them
-        emb.embed_texts(_batch.captions)
-        emb.embed_clips(_batch.clips, policy=DEFAULT_POLICY)
+        try:
+            emb.embed_texts(_batch.captions)
+            emb.embed_clips(_batch.clips, policy=DEFAULT_POLICY)
+        except Exception as e:  # a head start only: a page that needs these computes them and reports its own errors
+            _LOG.debug("warm-up of %s stopped: %s", name, e)  # e.g. the process exiting while it ran
 
     thread = threading.Thread(target=run, name=f"warm-up {name}", daemon=True)
     thread.start()
