@@ -170,6 +170,11 @@ class Batch:
         return [p.clip for p in self.pairs]
 
     @property
+    def nbytes(self) -> int:
+        """Bytes its clips take: each file as given, or the decoded samples of a pair read from a path."""
+        return sum(len(p.data) if p.data is not None else p.clip.samples.nbytes for p in self.pairs)
+
+    @property
     def room(self) -> int:
         """How many more pairs fit."""
         return max(0, self.limits.max_clips - len(self.pairs))

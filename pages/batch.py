@@ -85,12 +85,12 @@ with ex:
     st.caption("Real recordings: freesound.org (xserra and contributors), via sms-tools, CC BY 4.0, unchanged.")
 with bf:
     if bf.open:  # the zip is made only while this tab is open (ui.actions.batch_zip says why and what it costs)
-        st.download_button("Download batch", data=actions.batch_zip() if len(state.batch()) else b"",
-                           file_name="clap-batch.zip", mime="application/zip", key="download-batch", on_click="ignore",
+        st.download_button("Download batch", data=actions.batch_zip(), file_name="clap-batch.zip",
+                           mime="application/zip", key="download-batch", on_click="ignore",
                            disabled=not len(state.batch()),
                            help="A zip: the clips as uploaded, batch.csv (file, name, caption, label, source) and "
                                 "settings.json (checkpoint, long-clip policy, τ).")
-    if not bf.open or not len(state.batch()):
+    else:
         actions.drop_batch_zip()
     open_key = f"open-batch-{ss.open_round}"
     st.file_uploader("Open batch (.zip) — it replaces the batch (Undo brings it back); a file that cannot be used "

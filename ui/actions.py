@@ -134,14 +134,11 @@ def apply_edits(captions: list, labels: list) -> None:
     labels = [str(x) if x is not None else "" for x in labels]
     if captions != items.captions or labels != items.labels:
         taken = st.session_state.setdefault("table_edits", {})
-        for i, (old, new) in enumerate(zip(items.captions, captions)):
-            if old != new:
-                taken.pop((i, "caption"), None)  # a cell edited again moves to the end
-                taken[(i, "caption")] = new
-        for i, (old, new) in enumerate(zip(items.labels, labels)):
-            if old != new:
-                taken.pop((i, "true label"), None)
-                taken[(i, "true label")] = new
+        for column, before, after in (("caption", items.captions, captions), ("true label", items.labels, labels)):
+            for i, (old, new) in enumerate(zip(before, after)):
+                if old != new:
+                    taken.pop((i, column), None)  # a cell edited again moves to the end
+                    taken[(i, column)] = new
         state.set_batch(items.with_edits(captions, labels), from_editor=True)
         _say()  # the last action's message ("Added 3 clips…") is about a batch that has changed since
 
@@ -224,9 +221,12 @@ def batch_zip() -> bytes | Callable[[], bytes]:
     again: that click failed ("Deferred file … not found"). Memory: one copy of the zip (Streamlit's store keeps the
     same bytes object) while the tab is open — the clips as uploaded plus a few KB, 2.1 MB for the 12-pair default
     batch; :func:`drop_batch_zip` lets it go when the tab closes. A batch whose clips take more than HELD_ZIP_MB gets
-    the callable instead: its zip exists only while it is being downloaded."""
+    the callable instead: its zip exists only while it is being downloaded; an empty batch holds none."""
     items, settings = state.batch(), state.batch_settings()
-    if sum(len(p.data) if p.data is not None else p.clip.samples.nbytes for p in items) > HELD_ZIP_MB * 1_000_000:
+    if not len(items):
+        drop_batch_zip()
+        return b""  # nothing to download (the button is disabled)
+    if items.nbytes > HELD_ZIP_MB * 1_000_000:
         drop_batch_zip()
         return lambda: write_batch_zip(items, settings)
     held = st.session_state.get(_ZIP_KEY)

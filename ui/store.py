@@ -114,7 +114,7 @@ def save(batch: Batch, settings: dict) -> None:
     """Keep the session's batch and its ``settings`` (ui.state.batch_settings) in the store (ui.state.set_batch
     calls this after every change); the first save of a session makes its id and puts it in the URL."""
     ss = st.session_state
-    size = sum(len(p.data) if p.data is not None else p.clip.samples.nbytes for p in batch)
+    size = batch.nbytes
     if size > KEEP_MB * 1_000_000:  # one session must not flush everyone's batches
         ss.store_error = (f"its clips take {size / 1e6:.0f} MB, more than the {KEEP_MB} MB one batch may use "
                           f"here; use Download batch to keep it")
